@@ -1,0 +1,67 @@
+/* pdediff: conditional score-based diffusion for PDE inverse problems.
+ *   pdediff <sub-command> [PETSc options]      e.g. mpirun -n 4 pdediff sample -options_file inputs/x.opts
+ *   pdediff -help                              lists every option of every sub-command with its default
+ * The sub-command is the first argument; everything after it goes to the PETSc options database. */
+#include "commands.h"
+#include <string.h>
+
+static const PdeCommand commands[] = {
+  {"sample", "draw samples with the reverse SDE/ODE samplers (exact-score test problems: gauss, mixture)", CmdSample},
+};
+static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));
+
+static const char usage[] = "pdediff: conditional score-based diffusion models for PDE inverse problems\n"
+                            "usage: [mpirun -n N] pdediff <sub-command> [-options_file FILE] [-option value ...]\n"
+                            "       pdediff -help            (every option of every sub-command, with defaults)\n"
+                            "       pdediff <sub-command> -help\n"
+                            "sub-commands:\n";
+
+static void PrintUsage(FILE *f)
+{
+  fputs(usage, f);
+  for (int i = 0; i < ncommands; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+  const PdeCommand *cmd  = NULL;
+  PetscBool         help = PETSC_FALSE;
+  int               rank;
+
+  /* Find the sub-command before PETSc sees the arguments: it is the first non-option word. */
+  if (argc >= 2 && argv[1][0] != '-') {
+    for (int i = 0; i < ncommands; i++)
+      if (!strcmp(argv[1], commands[i].name)) cmd = &commands[i];
+  }
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-help") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) help = PETSC_TRUE;
+
+  if (cmd) { /* hide the sub-command word from PETSc */
+    argv[1] = argv[0];
+    argv++;
+    argc--;
+  }
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  if (!cmd) {
+    if (help) { /* list every option of every sub-command: each prints its own under -help */
+      if (!rank) PrintUsage(stdout);
+      for (int i = 0; i < ncommands; i++) {
+        if (!rank) printf("\n==== pdediff %s ====\n", commands[i].name);
+        PetscCall(commands[i].run(PETSC_COMM_WORLD));
+      }
+      PetscCall(PetscFinalize());
+      return 0;
+    }
+    if (!rank) {
+      if (argc >= 2 && argv[1][0] != '-') fprintf(stderr, "pdediff: unknown sub-command '%s'\n", argv[1]);
+      else fprintf(stderr, "pdediff: no sub-command given\n");
+      PrintUsage(stderr);
+    }
+    PetscCall(PetscFinalize());
+    return 2;
+  }
+  PetscCall(cmd->run(PETSC_COMM_WORLD));
+  PetscCall(PetscFinalize());
+  return 0;
+}

@@ -1,0 +1,206 @@
+#include "h5io.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PDEDIFF_VERSION
+  #define PDEDIFF_VERSION "unknown"
+#endif
+
+PetscErrorCode H5ioCreate(MPI_Comm comm, const char path[], H5io *io)
+{
+  hid_t       fapl;
+  PetscMPIInt rank;
+  int         ok = 1;
+
+  PetscFunctionBeginUser;
+  PetscCheck(path && path[0], comm, PETSC_ERR_ARG_WRONG, "Empty output file name: give a path ending in .h5");
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  io->comm = comm;
+  io->file = -1;
+  PetscCall(PetscStrncpy(io->final_path, path, sizeof(io->final_path)));
+  PetscCall(PetscSNPrintf(io->tmp_path, sizeof(io->tmp_path), "%s.partial", path));
+  if (!rank) {
+    /* fail early, with the path in the message, if the directory is missing or read-only */
+    FILE *f = fopen(io->tmp_path, "w");
+    ok      = f != NULL;
+    if (f) fclose(f);
+  }
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "Cannot create output file %s: check that its directory exists and is writable", io->tmp_path);
+  PetscCallH5(fapl = H5Pcreate(H5P_FILE_ACCESS));
+  PetscCallH5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
+  io->file = H5Fcreate(io->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  PetscCallH5(H5Pclose(fapl));
+  PetscCheck(io->file >= 0, comm, PETSC_ERR_FILE_OPEN, "HDF5 could not create %s", io->tmp_path);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioCommit(H5io *io)
+{
+  PetscMPIInt rank;
+  int         err = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(io->comm, &rank));
+  PetscCallH5(H5Fclose(io->file));
+  io->file = -1;
+  PetscCallMPI(MPI_Barrier(io->comm));
+  if (!rank) err = rename(io->tmp_path, io->final_path) != 0;
+  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, io->comm));
+  PetscCheck(!err, io->comm, PETSC_ERR_FILE_WRITE, "Could not rename %s to %s", io->tmp_path, io->final_path);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioAbort(H5io *io)
+{
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(io->comm, &rank));
+  if (io->file >= 0) H5Fclose(io->file);
+  io->file = -1;
+  PetscCallMPI(MPI_Barrier(io->comm));
+  if (!rank) unlink(io->tmp_path);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode OpenObject(H5io *io, const char obj[], hid_t *oid)
+{
+  PetscFunctionBeginUser;
+  PetscCallH5(*oid = H5Oopen(io->file, obj ? obj : "/", H5P_DEFAULT));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioAttrString(H5io *io, const char obj[], const char name[], const char value[])
+{
+  hid_t oid, type, space, attr;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenObject(io, obj, &oid));
+  PetscCallH5(type = H5Tcopy(H5T_C_S1));
+  PetscCallH5(H5Tset_size(type, strlen(value) + 1));
+  PetscCallH5(H5Tset_strpad(type, H5T_STR_NULLTERM));
+  PetscCallH5(space = H5Screate(H5S_SCALAR));
+  PetscCallH5(attr = H5Acreate2(oid, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+  PetscCallH5(H5Awrite(attr, type, value));
+  PetscCallH5(H5Aclose(attr));
+  PetscCallH5(H5Sclose(space));
+  PetscCallH5(H5Tclose(type));
+  PetscCallH5(H5Oclose(oid));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode AttrScalar(H5io *io, const char obj[], const char name[], hid_t type, const void *v)
+{
+  hid_t oid, space, attr;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenObject(io, obj, &oid));
+  PetscCallH5(space = H5Screate(H5S_SCALAR));
+  PetscCallH5(attr = H5Acreate2(oid, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+  PetscCallH5(H5Awrite(attr, type, v));
+  PetscCallH5(H5Aclose(attr));
+  PetscCallH5(H5Sclose(space));
+  PetscCallH5(H5Oclose(oid));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioAttrReal(H5io *io, const char obj[], const char name[], PetscReal value)
+{
+  double v = (double)value;
+  PetscFunctionBeginUser;
+  PetscCall(AttrScalar(io, obj, name, H5T_NATIVE_DOUBLE, &v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioAttrInt(H5io *io, const char obj[], const char name[], PetscInt64 value)
+{
+  long long v = (long long)value;
+  PetscFunctionBeginUser;
+  PetscCall(AttrScalar(io, obj, name, H5T_NATIVE_LLONG, &v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioGroup(H5io *io, const char path[])
+{
+  hid_t lcpl, g;
+
+  PetscFunctionBeginUser;
+  PetscCallH5(lcpl = H5Pcreate(H5P_LINK_CREATE));
+  PetscCallH5(H5Pset_create_intermediate_group(lcpl, 1));
+  PetscCallH5(g = H5Gcreate2(io->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT));
+  PetscCallH5(H5Gclose(g));
+  PetscCallH5(H5Pclose(lcpl));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioWriteProvenance(H5io *io, const char program[])
+{
+  const char *opts;
+  char        buf[256], host[128] = "unknown";
+  PetscMPIInt size;
+  time_t      now = time(NULL);
+  struct tm   tmv;
+  const char *job = getenv("SLURM_JOB_ID");
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(io->comm, &size));
+  PetscCall(PetscOptionsGetAll(NULL, (char **)&opts));
+  PetscCall(H5ioAttrString(io, "/", "options", opts ? opts : ""));
+  PetscCall(PetscFree(opts));
+  PetscCall(H5ioAttrString(io, "/", "code_version", PDEDIFF_VERSION));
+  PetscCall(H5ioAttrString(io, "/", "program", program));
+  PetscCall(H5ioAttrInt(io, "/", "mpi_ranks", size));
+  /* all ranks must write identical attribute values: take rank 0's clock and host */
+  gmtime_r(&now, &tmv);
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  PetscCallMPI(MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, io->comm));
+  PetscCall(H5ioAttrString(io, "/", "created_utc", buf));
+  gethostname(host, sizeof(host) - 1);
+  PetscCallMPI(MPI_Bcast(host, sizeof(host), MPI_CHAR, 0, io->comm));
+  PetscCall(H5ioAttrString(io, "/", "host", host));
+  PetscCall(H5ioAttrString(io, "/", "slurm_job_id", job ? job : "none"));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, PetscInt64 row0, PetscInt nlocal, const PetscReal data[], const char dims[], const char units[], const char desc[])
+{
+  const int rank = ncols > 0 ? 2 : 1;
+  hsize_t   gdims[2] = {(hsize_t)nrows, (hsize_t)ncols}, start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)nlocal, (hsize_t)ncols};
+  hid_t     fspace, mspace, dset, dxpl;
+
+  PetscFunctionBeginUser;
+  PetscCallH5(fspace = H5Screate_simple(rank, gdims, NULL));
+  PetscCallH5(dset = H5Dcreate2(io->file, name, H5T_NATIVE_DOUBLE, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  PetscCallH5(mspace = H5Screate_simple(rank, count, NULL));
+  if (nlocal > 0) {
+    PetscCallH5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
+  } else {
+    PetscCallH5(H5Sselect_none(fspace));
+    PetscCallH5(H5Sselect_none(mspace));
+  }
+  PetscCallH5(dxpl = H5Pcreate(H5P_DATASET_XFER));
+  PetscCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  PetscCallH5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data));
+  PetscCallH5(H5Pclose(dxpl));
+  PetscCallH5(H5Sclose(mspace));
+  PetscCallH5(H5Sclose(fspace));
+  PetscCallH5(H5Dclose(dset));
+  if (dims) PetscCall(H5ioAttrString(io, name, "dimension_names", dims));
+  if (units) PetscCall(H5ioAttrString(io, name, "units", units));
+  if (desc) PetscCall(H5ioAttrString(io, name, "description", desc));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioWriteReplicated(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, const PetscReal data[], const char dims[], const char units[], const char desc[])
+{
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(io->comm, &rank));
+  PetscCall(H5ioWriteRows(io, name, nrows, ncols, 0, rank ? 0 : (PetscInt)nrows, data, dims, units, desc));
+  PetscFunctionReturn(0);
+}

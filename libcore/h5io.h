@@ -1,0 +1,54 @@
+/* h5io: self-describing, crash-safe parallel HDF5 output (DESIGN.md section 7).
+ *
+ * A file is created collectively under "<final>.partial" and renamed to its final name only
+ * by H5ioCommit, after every dataset is written and the file is closed: a crash or an error
+ * never leaves a truncated file under the final name. Every file carries provenance
+ * attributes on its root group. Datasets carry "dimension_names", "units" and "description".
+ * HDF5 return codes are checked with PetscCallH5 so one error idiom holds everywhere.
+ */
+#ifndef PDEDIFF_H5IO_H
+#define PDEDIFF_H5IO_H
+#include <petscsys.h>
+#include <hdf5.h>
+
+/* Wrap an HDF5 call: a negative return value becomes a PETSc error naming the call. */
+#define PetscCallH5(expr)                                                                                   \
+  do {                                                                                                      \
+    if ((expr) < 0) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "HDF5 call failed: %s", #expr);                \
+  } while (0)
+
+typedef struct {
+  MPI_Comm comm;
+  hid_t    file;
+  char     final_path[PETSC_MAX_PATH_LEN];
+  char     tmp_path[PETSC_MAX_PATH_LEN];
+} H5io;
+
+/* Collective. Create "<path>.partial" for parallel writing; checks the directory is writable. */
+PetscErrorCode H5ioCreate(MPI_Comm comm, const char path[], H5io *io);
+/* Collective. Close and atomically rename to the final name. */
+PetscErrorCode H5ioCommit(H5io *io);
+/* Collective. Close (if open) and remove the partial file; safe to call after errors. */
+PetscErrorCode H5ioAbort(H5io *io);
+
+/* Provenance on the root group: options (every option in the database), code version,
+   number of ranks, creation time (UTC), host, command line, SLURM job id if any, and the
+   given program name/subcommand. Collective. */
+PetscErrorCode H5ioWriteProvenance(H5io *io, const char program[]);
+
+/* Collective write of a global (nrows x ncols) double matrix whose rows row0 .. row0+nlocal-1
+   this rank holds in data (row-major). ncols = 0 writes a 1-D dataset of nrows. */
+PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, PetscInt64 row0, PetscInt nlocal, const PetscReal data[], const char dims[], const char units[], const char desc[]);
+
+/* Collective write of a (nrows x ncols) array that every rank holds identically (rank 0 writes). */
+PetscErrorCode H5ioWriteReplicated(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, const PetscReal data[], const char dims[], const char units[], const char desc[]);
+
+/* Attributes on the file root (path "/") or any existing object path. Collective. */
+PetscErrorCode H5ioAttrString(H5io *io, const char obj[], const char name[], const char value[]);
+PetscErrorCode H5ioAttrReal(H5io *io, const char obj[], const char name[], PetscReal value);
+PetscErrorCode H5ioAttrInt(H5io *io, const char obj[], const char name[], PetscInt64 value);
+
+/* Create a group (and any missing parents). Collective. */
+PetscErrorCode H5ioGroup(H5io *io, const char path[]);
+
+#endif

@@ -1,0 +1,76 @@
+/* sampler: reverse-process samplers over a batch of particles (paper Sec. 2.4-2.5, 4.1).
+ *
+ * With tau = T - t the reverse process is (41)
+ *   dx = ( b(t)/2 x + (1+alpha) g(t)/2 s(x, c, t) ) dtau + sqrt(alpha g(t)) dw,
+ * integrated from tau = 0 (t = T, x ~ N(0, sigma(T)^2 I)) to tau = T - eps (t = eps).
+ *   SDE: Euler-Maruyama (42) for any alpha >= 0 on a uniform tau grid.
+ *   ODE: alpha = 0, the probability-flow ODE (44), by adaptive Dormand-Prince RK5(4) with a
+ *        step size of its own for every particle (error control per particle, as SciPy's
+ *        solve_ivp would apply to a single trajectory), so a particle's path never depends on
+ *        which other particles share its batch or rank.
+ * All randomness is keyed by (seed, purpose, global particle index): the same seed gives the
+ * same samples at any number of ranks and any chunk size. Neither sampler communicates.
+ */
+#ifndef PDEDIFF_SAMPLER_H
+#define PDEDIFF_SAMPLER_H
+#include "sched.h"
+
+/* Batched score callback: for n particles with forward times t[n], states x[n*dim] and
+   conditioning vectors cond[n*cond_dim] (NULL when cond_dim = 0), write the score
+   s(x, c, t) = grad_x log p_t(x | c) into score[n*dim]. Row-major, one particle per row. */
+typedef PetscErrorCode (*ScoreFn)(void *ctx, PetscInt n, const PetscReal t[], const PetscReal x[], const PetscReal cond[], PetscReal score[]);
+
+typedef struct {
+  ScoreFn  fn;
+  void    *ctx;
+  PetscInt dim;      /* n_x: dimension of the sampled variable */
+  PetscInt cond_dim; /* dimension of the conditioning vector (0 if unconditional) */
+} ScoreModel;
+
+typedef enum { SAMPLER_ODE = 0, SAMPLER_SDE = 1 } SamplerType;
+extern const char *const SamplerTypes[];
+
+typedef struct {
+  SamplerType type;
+  PetscReal   alpha;     /* SDE: alpha >= 0 (1 = the paper's SDE; 0 = Euler on the ODE) */
+  PetscReal   dtau;      /* SDE: step (paper: 0.002); the grid is uniform with ceil((T-eps)/dtau) steps */
+  PetscReal   rtol;      /* ODE: relative tolerance > 0 */
+  PetscReal   atol;      /* ODE: absolute tolerance > 0 */
+  PetscReal   hmax;      /* ODE: largest step in tau (> 0); the error estimate of one huge step can miss
+                            the fast dynamics near t = 0, so steps are capped (SciPy's max_step) */
+  PetscInt    max_steps; /* ODE: step limit per particle (accepted + rejected) */
+  PetscInt    chunk;     /* particles per batched score call (memory bound, no effect on results) */
+  PetscInt    seed;      /* keys the prior draw and the SDE noise */
+} SamplerOpts;
+
+typedef struct {
+  PetscInt64     score_evals; /* particle-score evaluations (rows passed to the callback) */
+  PetscInt64     score_calls; /* callback invocations */
+  PetscInt64     steps;       /* accepted steps summed over particles */
+  PetscInt64     rejected;    /* rejected ODE steps summed over particles */
+  PetscInt64     max_particle_steps;
+  PetscLogDouble time;        /* wall seconds in SamplerRun */
+} SamplerStats;
+
+/* Called once at t = T and after every step with the particles that advanced:
+   their global indices, their current forward times and states (rows of dim). */
+typedef PetscErrorCode (*SamplerMonitor)(void *mctx, PetscInt n, const PetscInt64 gidx[], const PetscReal t[], const PetscReal x[]);
+
+PetscErrorCode SamplerOptsSetDefaults(SamplerOpts *o);
+/* -sampler_type ode|sde, -sampler_alpha, -sampler_dtau, -sampler_rtol, -sampler_atol,
+   -sampler_hmax, -sampler_max_steps, -sampler_chunk, -sampler_seed; validated. */
+PetscErrorCode SamplerOptsSetFromOptions(MPI_Comm comm, const char prefix[], SamplerOpts *o);
+PetscErrorCode SamplerOptsValidate(const SamplerOpts *o);
+
+/* Contiguous split of N particles over the ranks of comm (the first N % size ranks get one more). */
+PetscErrorCode SamplerPartition(MPI_Comm comm, PetscInt64 N, PetscInt *nlocal, PetscInt64 *first);
+
+/* Sample nlocal particles with global indices first .. first+nlocal-1 into x[nlocal*dim].
+   cond[nlocal*cond_dim] holds each particle's conditioning vector (NULL if cond_dim = 0).
+   stats (local to this rank) may be NULL, monitor may be NULL. Not collective. */
+PetscErrorCode SamplerRun(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt nlocal, PetscInt64 first, const PetscReal cond[], PetscReal x[], SamplerStats *stats, SamplerMonitor monitor, void *mctx);
+
+/* Sum the counters over comm (max for max_particle_steps and time). Collective. */
+PetscErrorCode SamplerStatsReduce(MPI_Comm comm, const SamplerStats *local, SamplerStats *global);
+
+#endif

@@ -159,3 +159,47 @@ PetscReal exact_mixture_resp(const ExactMixture *mx, PetscInt k, PetscReal x)
   }
   return den > 0 ? num / den : (x < mx->mu[0] ? (k == 0) : (k == mx->K - 1));
 }
+
+void exact_gauss_sampler_law(const Sched *sch, const SamplerOpts *o, PetscReal mu, PetscReal s, PetscReal *mean, PetscReal *var)
+{
+  SchedCoef       c;
+  const PetscReal sT = sched_prior_std(sch);
+  if (o->type == SAMPLER_SDE) {
+    /* mirrors RunSDEChunk step by step */
+    const PetscReal span = sch->T - sch->eps;
+    const PetscInt  n    = (PetscInt)PetscMax(1, ceil(span / o->dtau - 1e-9));
+    const PetscReal dt   = span / n;
+    PetscReal       M = 0, V = sT * sT;
+    for (PetscInt k = 0; k < n; k++) {
+      sched_coef(sch, sch->T - k * dt, &c);
+      const PetscReal v = c.m * c.m * s * s + c.sigma * c.sigma;
+      const PetscReal A = 1 + 0.5 * c.b * dt - 0.5 * (1 + o->alpha) * c.g * dt / v;
+      const PetscReal B = 0.5 * (1 + o->alpha) * c.g * dt * c.m * mu / v;
+      M = A * M + B;
+      V = A * A * V + o->alpha * c.g * dt;
+    }
+    *mean = M;
+    *var  = V;
+  } else {
+    sched_coef(sch, sch->T, &c);
+    const PetscReal vT = c.m * c.m * s * s + c.sigma * c.sigma, zm = -c.m * mu / sqrt(vT), zv = sT * sT / vT;
+    sched_coef(sch, sch->eps, &c);
+    const PetscReal ve = c.m * c.m * s * s + c.sigma * c.sigma;
+    *mean = c.m * mu + sqrt(ve) * zm;
+    *var  = ve * zv;
+  }
+}
+
+void exact_gauss_flow(const ExactGauss *g, const PetscReal c[], PetscReal t0, const PetscReal x0[], PetscReal t1, PetscReal x1[])
+{
+  SchedCoef a, b;
+  sched_coef(g->sch, t0, &a);
+  sched_coef(g->sch, t1, &b);
+  for (PetscInt d = 0; d < g->dim; d++) {
+    PetscReal mu = g->mu0[d];
+    for (PetscInt j = 0; j < g->cond_dim; j++) mu += g->A[d * g->cond_dim + j] * c[j];
+    const PetscReal s2 = g->s[d] * g->s[d];
+    const PetscReal z  = (x0[d] - a.m * mu) / sqrt(a.m * a.m * s2 + a.sigma * a.sigma);
+    x1[d]              = b.m * mu + sqrt(b.m * b.m * s2 + b.sigma * b.sigma) * z;
+  }
+}

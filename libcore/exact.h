@@ -9,7 +9,7 @@
  */
 #ifndef PDEDIFF_EXACT_H
 #define PDEDIFF_EXACT_H
-#include "sched.h"
+#include "sampler.h"
 
 typedef struct {
   const Sched *sch;
@@ -35,6 +35,16 @@ PetscErrorCode ExactMixtureSetDefault(const Sched *sch, ExactMixture *mx);
 
 /* Mean of x | c at t = 0: out[d] = mu0[d] + (A c)[d]. */
 void exact_gauss_mean(const ExactGauss *g, const PetscReal c[], PetscReal out[]);
+
+/* Exact law N(mean, var) of one component of a sampler's output (options o) for data N(mu, s^2),
+   starting from N(0, sigma(T)^2): for the SDE the Euler-Maruyama recursion with the exact
+   (linear) score is affine, so its mean and variance propagate exactly (terminal mismatch and
+   discretisation error included); for the ODE the probability flow preserves
+   z = (x - m mu)/sqrt(m^2 s^2 + sigma^2), which maps the start law to the output law at t = eps. */
+void exact_gauss_sampler_law(const Sched *sch, const SamplerOpts *o, PetscReal mu, PetscReal s, PetscReal *mean, PetscReal *var);
+
+/* Exact probability-flow map of the Gaussian from a state x0 at t0 to t1 (row of dim, condition c). */
+void exact_gauss_flow(const ExactGauss *g, const PetscReal c[], PetscReal t0, const PetscReal x0[], PetscReal t1, PetscReal x1[]);
 
 /* ScoreFn-compatible callbacks (ctx = ExactGauss* / ExactMixture*). */
 PetscErrorCode ExactGaussScore(void *ctx, PetscInt n, const PetscReal t[], const PetscReal x[], const PetscReal cond[], PetscReal score[]);

@@ -24,11 +24,12 @@
  * the mean by up to 0.3 data std whatever the integrator; test 4 checks the ODE integration
  * accuracy there and prints that bias.
  * Mixture: component weight (mean responsibility) within 5 SE, W1 to the exact law below
- * 0.02 sqrt(20000/N) (measured 0.007-0.013 at N = 20,000), per-particle ODE flow error on the
+ * 1.2 x the largest W1 of 20 sets of N exact samples + 0.005, per-particle ODE flow error on the
  * probability scale against the exact 1-D flow, which preserves the CDF value.
  * 5. rank- and chunk-independence (bitwise), evaluation counts, monitor trajectories.
  * 6. invalid sampler options are rejected. */
 #include "exact.h"
+#include "rng.h"
 #include "sampler.h"
 #include "stats.h"
 #include "testutil.h"
@@ -56,36 +57,6 @@ static PetscErrorCode MakeSched(const Form *f, Sched *s)
   s->beta_max  = f->bmax;
   PetscCall(SchedValidate(s));
   PetscFunctionReturn(0);
-}
-
-/* Exact law N(mean, var) of the sampler output for data N(mu, s^2) in one component. */
-static void PredictLaw(const Sched *sch, const SamplerOpts *o, PetscReal mu, PetscReal s, PetscReal *mean, PetscReal *var)
-{
-  SchedCoef c;
-  const PetscReal sT = sched_prior_std(sch);
-  if (o->type == SAMPLER_SDE) {
-    const PetscReal span = sch->T - sch->eps;
-    const PetscInt  n    = (PetscInt)PetscMax(1, ceil(span / o->dtau - 1e-9));
-    const PetscReal dt   = span / n;
-    PetscReal       M = 0, V = sT * sT;
-    for (PetscInt k = 0; k < n; k++) {
-      sched_coef(sch, sch->T - k * dt, &c);
-      const PetscReal v = c.m * c.m * s * s + c.sigma * c.sigma;
-      const PetscReal A = 1 + 0.5 * c.b * dt - 0.5 * (1 + o->alpha) * c.g * dt / v;
-      const PetscReal B = 0.5 * (1 + o->alpha) * c.g * dt * c.m * mu / v;
-      M = A * M + B;
-      V = A * A * V + o->alpha * c.g * dt;
-    }
-    *mean = M;
-    *var  = V;
-  } else {
-    sched_coef(sch, sch->T, &c);
-    const PetscReal vT = c.m * c.m * s * s + c.sigma * c.sigma, zm = -c.m * mu / sqrt(vT), zv = sT * sT / vT;
-    sched_coef(sch, sch->eps, &c);
-    const PetscReal ve = c.m * c.m * s * s + c.sigma * c.sigma;
-    *mean = c.m * mu + sqrt(ve) * zm;
-    *var  = ve * zv;
-  }
 }
 
 /* Monitor that keeps each particle's starting state (t = T) and counts its records. */
@@ -174,16 +145,9 @@ static PetscErrorCode TestGauss(MPI_Comm comm, const Form *f, const Samp *sp, Pe
 
   /* per-particle ODE integration error against the exact flow map of its own start */
   if (o.type == SAMPLER_ODE) {
-    SchedCoef cT, ce;
-    sched_coef(&sch, sch.T, &cT);
-    sched_coef(&sch, sch.eps, &ce);
     for (PetscInt i = 0; i < nlocal; i++) {
-      exact_gauss_mean(&g, cond + i * cd, mu);
-      for (PetscInt d = 0; d < dim; d++) {
-        const PetscReal s = g.s[d], z = (rec.x0[i * dim + d] - cT.m * mu[d]) / sqrt(cT.m * cT.m * s * s + cT.sigma * cT.sigma);
-        const PetscReal xe = ce.m * mu[d] + sqrt(ce.m * ce.m * s * s + ce.sigma * ce.sigma) * z;
-        flow_err = PetscMax(flow_err, PetscAbsReal(x[i * dim + d] - xe) / s);
-      }
+      exact_gauss_flow(&g, cond + i * cd, sch.T, rec.x0 + i * dim, sch.eps, mu);
+      for (PetscInt d = 0; d < dim; d++) flow_err = PetscMax(flow_err, PetscAbsReal(x[i * dim + d] - mu[d]) / g.s[d]);
     }
     flow_err = MaxAll(comm, flow_err);
   }
@@ -199,7 +163,7 @@ static PetscErrorCode TestGauss(MPI_Comm comm, const Form *f, const Samp *sp, Pe
     exact_gauss_mean(&g, conds[grp], mu);
     for (PetscInt d = 0; d < dim; d++) {
       PetscReal pm, pv;
-      PredictLaw(&sch, &o, mu[d], g.s[d], &pm, &pv);
+      exact_gauss_sampler_law(&sch, &o, mu[d], g.s[d], &pm, &pv);
       const PetscReal se = sqrt(pv / Ng), ses = sqrt(pv / (2 * (Ng - 1)));
       zmax   = PetscMax(zmax, (PetscAbsReal(mean[d] - pm) - flow_err * g.s[d]) / se);
       zsmax  = PetscMax(zsmax, (PetscAbsReal(sd[d] - sqrt(pv)) - flow_err * g.s[d]) / ses);
@@ -252,7 +216,7 @@ static PetscErrorCode TestMixture(MPI_Comm comm, const Form *f, const Samp *sp, 
   PetscInt     nlocal;
   PetscInt64   first;
   PetscReal   *x, w1, wl = 0, w0, rl = 0, r2 = 0, flow_err = 0, rms_x = 0;
-  const PetscReal w1_bound = 0.02 * sqrt(20000.0 / N); /* statistical W1 scales as N^-1/2 */
+  PetscReal       w1_ref = 0, w1_bound;
   Rec          rec;
   char         desc[128];
 
@@ -278,6 +242,26 @@ static PetscErrorCode TestMixture(MPI_Comm comm, const Form *f, const Samp *sp, 
   w0 /= N;
   const PetscReal se_w = sqrt((wl / N - w0 * w0) / N);
   PetscCall(StatsW1Quantile(comm, nlocal, x, MixQ0, &mx, &w1));
+  /* Statistical floor: the largest W1 of 20 sets of N exact samples (drawn on the same
+     partition). For a bimodal law it is dominated by the fluctuation of the weights times the
+     distance between the modes. Bound = 1.2 x that floor + 0.005 for discretisation. */
+  {
+    PetscReal *xe;
+    PetscCall(PetscMalloc1(nlocal + 1, &xe));
+    for (int rep = 0; rep < 20; rep++) {
+      for (PetscInt i = 0; i < nlocal; i++) {
+        RngStream r;
+        rng_stream_init(&r, 1000 + rep, RNG_PURPOSE_TEST, (uint64_t)(first + i));
+        const int k = rng_uniform(&r) < mx.w[0] ? 0 : 1;
+        xe[i]       = mx.mu[k] + mx.s[k] * rng_normal(&r);
+      }
+      PetscReal we;
+      PetscCall(StatsW1Quantile(comm, nlocal, xe, MixQ0, &mx, &we));
+      w1_ref = PetscMax(w1_ref, we);
+    }
+    PetscCall(PetscFree(xe));
+    w1_bound = 1.2 * w1_ref + 0.005;
+  }
   if (o.type == SAMPLER_ODE) {
     /* The exact flow preserves the CDF value. Its error is measured on the probability scale,
        |F_eps(x) - F_T(x_T)|, because in the valley between the modes the map x_T -> x_eps has a
@@ -292,7 +276,7 @@ static PetscErrorCode TestMixture(MPI_Comm comm, const Form *f, const Samp *sp, 
     rms_x = sqrt(rms_x / N);
   }
   PetscCall(SchedDescribe(&sch, desc, sizeof(desc)));
-  CHECK(PetscAbsReal(w0 - mx.w[0]) < 5 * se_w && w1 < w1_bound, "mixture %s %s: weight of component 0 = %.4f (exact 0.3, SE %.4f, bound 5 SE), W1 to the exact law %.4f (bound %.4f)", desc, sp->name, (double)w0, (double)se_w, (double)w1, (double)w1_bound);
+  CHECK(PetscAbsReal(w0 - mx.w[0]) < 5 * se_w && w1 < w1_bound, "mixture %s %s: weight of component 0 = %.4f (exact 0.3, SE %.4f, bound 5 SE), W1 to the exact law %.4f (bound %.4f = 1.2 x max W1 of 20 exact sample sets + 0.005)", desc, sp->name, (double)w0, (double)se_w, (double)w1, (double)w1_bound);
   if (o.type == SAMPLER_ODE) CHECK(flow_err < 5e-4, "mixture %s ode: per-particle error vs the exact flow map: max |F_eps(x) - F_T(x_T)| %.2e (bound 5e-4), RMS |x - Q_eps(F_T(x_T))| %.2e", desc, (double)flow_err, (double)rms_x);
   PetscCall(RecDestroy(&rec));
   PetscCall(PetscFree(x));

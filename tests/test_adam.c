@@ -1,0 +1,103 @@
+/* test_adam: the Adam optimiser.
+ * 1. Five steps from p = 0 with random gradients (magnitudes 1e-3 .. 1e3) agree with an
+ *    independent double-precision evaluation of the PyTorch update to float round-off.
+ * 2. The first step moves every parameter by lr * g/(|g| + eps/sqrt(1-b2)) ~ lr sign(g).
+ * 3. Decoupled weight decay shrinks a parameter with zero gradient by exactly (1 - lr wd) per step.
+ * 4. On a quadratic with curvatures spanning 1e-2 .. 1e2 the loss falls by more than 1e6.
+ * 5. Out-of-range options are errors. */
+#include "adam.h"
+#include "rng.h"
+#include "testutil.h"
+#include <math.h>
+
+int main(int argc, char **argv)
+{
+  const PetscInt n = 1000;
+  AdamOpts       o;
+  Adam           a;
+  float         *p, *g;
+  double        *pd, *md, *vd;
+  int            status;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(AdamOptsSetDefaults(&o));
+  PetscCall(PetscMalloc5(n, &p, n, &g, n, &pd, n, &md, n, &vd));
+
+  /* 1 and 2 */
+  {
+    RngStream r;
+    double    maxrel = 0, maxfirst = 0;
+    rng_stream_init(&r, 1, RNG_PURPOSE_TEST, 0);
+    for (PetscInt i = 0; i < n; i++) {
+      p[i]  = 0.0f; /* start at 0 so float storage of p adds no rounding larger than the updates' */
+      pd[i] = 0.0;
+      md[i] = vd[i] = 0;
+    }
+    PetscCall(AdamCreate(&o, n, &a));
+    for (int t = 1; t <= 5; t++) {
+      for (PetscInt i = 0; i < n; i++) g[i] = (float)(rng_normal(&r) * pow(10.0, (double)(i % 7) - 3));
+      PetscCall(AdamStep(&a, p, g));
+      for (PetscInt i = 0; i < n; i++) {
+        const double p0 = pd[i];
+        md[i]           = o.beta1 * md[i] + (1 - o.beta1) * g[i];
+        vd[i]           = o.beta2 * vd[i] + (1 - o.beta2) * (double)g[i] * g[i];
+        pd[i] -= o.lr * (md[i] / (1 - pow(o.beta1, t))) / (sqrt(vd[i] / (1 - pow(o.beta2, t))) + o.eps);
+        if (t == 1) maxfirst = PetscMax(maxfirst, fabs(fabs(pd[i] - p0) / o.lr - fabs((double)g[i]) / (fabs((double)g[i]) + o.eps)));
+      }
+    }
+    for (PetscInt i = 0; i < n; i++) maxrel = PetscMax(maxrel, fabs(p[i] - pd[i]) / o.lr);
+    CHECK(maxrel < 1e-5, "5 Adam steps vs double reference: max |p - p_ref| = %.2e lr (bound 1e-5 lr: float round-off of 5 steps of size ~lr)", maxrel);
+    CHECK(maxfirst < 1e-9, "first step: |dp|/lr = |g|/(|g| + eps) to %.2e", maxfirst);
+    CHECK(a.step == 5, "step counter %lld after 5 steps", (long long)a.step);
+    PetscCall(AdamDestroy(&a));
+  }
+  /* 3 */
+  {
+    AdamOpts ow = o;
+    ow.weight_decay = 0.1;
+    PetscCall(AdamCreate(&ow, 1, &a));
+    float pw = 2.0f, gw = 0.0f;
+    for (int t = 0; t < 10; t++) PetscCall(AdamStep(&a, &pw, &gw));
+    const double expect = 2.0 * pow(1 - ow.lr * ow.weight_decay, 10);
+    CHECK(fabs(pw - expect) < 1e-6, "weight decay 0.1, zero gradient, 10 steps: p = %.8f, expected %.8f", (double)pw, expect);
+    PetscCall(AdamDestroy(&a));
+  }
+  /* 4 */
+  {
+    AdamOpts oq = o;
+    oq.lr       = 1e-2;
+    double f0 = 0, f1 = 0;
+    PetscCall(AdamCreate(&oq, n, &a));
+    for (PetscInt i = 0; i < n; i++) p[i] = 1.0f;
+    for (PetscInt i = 0; i < n; i++) f0 += 0.5 * pow(10.0, -2.0 + 4.0 * i / (n - 1)) * PetscSqr(p[i] - 0.5);
+    for (int t = 0; t < 4000; t++) {
+      /* step size decays as 1/sqrt(t) late on so the iterates settle below the lr-sized jitter */
+      a.o.lr = oq.lr / sqrt(1.0 + t / 100.0);
+      for (PetscInt i = 0; i < n; i++) g[i] = (float)(pow(10.0, -2.0 + 4.0 * i / (n - 1)) * (p[i] - 0.5));
+      PetscCall(AdamStep(&a, p, g));
+    }
+    for (PetscInt i = 0; i < n; i++) f1 += 0.5 * pow(10.0, -2.0 + 4.0 * i / (n - 1)) * PetscSqr(p[i] - 0.5);
+    CHECK(f1 < 1e-6 * f0, "ill-conditioned quadratic (curvatures 1e-2..1e2), 4000 steps: loss %.3e -> %.3e (ratio %.1e, bound 1e-6)", f0, f1, f1 / f0);
+    PetscCall(AdamDestroy(&a));
+  }
+  /* 5 */
+  {
+    struct {
+      const char *what;
+      int         k;
+      PetscReal   v;
+    } bad[] = {{"lr = 0", 0, 0}, {"beta1 = 1", 1, 1}, {"beta2 = -0.1", 2, -0.1}, {"eps = 0", 3, 0}, {"weight_decay = -1", 4, -1}};
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+      AdamOpts ob = o;
+      PetscReal *f[] = {&ob.lr, &ob.beta1, &ob.beta2, &ob.eps, &ob.weight_decay};
+      *f[bad[i].k] = bad[i].v;
+      CHECK(AdamOptsValidate(&ob) != 0, "AdamOptsValidate rejects %s", bad[i].what);
+    }
+    PetscCall(PetscPopErrorHandler());
+  }
+  PetscCall(PetscFree5(p, g, pd, md, vd));
+  status = TestFinish("test_adam");
+  PetscCall(PetscFinalize());
+  return status;
+}

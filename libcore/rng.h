@@ -35,6 +35,7 @@ typedef enum {
   RNG_PURPOSE_DATA      = 3,
   RNG_PURPOSE_TRAIN_T   = 4,
   RNG_PURPOSE_TRAIN_Z   = 5,
+  RNG_PURPOSE_MLP_INIT  = 6,
   RNG_PURPOSE_TEST      = 100
 } RngPurpose;
 

@@ -13,7 +13,7 @@
  */
 #ifndef PDEDIFF_SAMPLER_H
 #define PDEDIFF_SAMPLER_H
-#include "sched.h"
+#include "schedule.h"
 
 /* Batched score callback: for n particles with forward times t[n], states x[n*dim] and
    conditioning vectors cond[n*cond_dim] (NULL when cond_dim = 0), write the score

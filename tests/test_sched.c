@@ -4,7 +4,7 @@
  *    v = sigma^2, integrated numerically from eps to T (classical RK4 on a geometric-then-uniform
  *    grid) match the closed-form m(t) and sigma^2(t).
  * 3. Out-of-range parameters are rejected with an error. */
-#include "sched.h"
+#include "schedule.h"
 #include "testutil.h"
 #include <math.h>
 

@@ -1,0 +1,81 @@
+#include "dsm.h"
+#include <math.h>
+
+void dsm_time_embed(PetscReal t, float f[DSM_TIME_EMBED])
+{
+  f[0] = (float)(t - 0.5);
+  f[1] = (float)cos(2 * PETSC_PI * t);
+  f[2] = (float)sin(2 * PETSC_PI * t);
+  f[3] = (float)(-cos(4 * PETSC_PI * t));
+}
+
+PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, PetscInt maxB, DsmWork *dw)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(a->width[0] == nx + ncond + DSM_TIME_EMBED, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " inputs but x (%" PetscInt_FMT ") + condition (%" PetscInt_FMT ") + time embedding (4) need %" PetscInt_FMT, a->width[0], nx, ncond, nx + ncond + DSM_TIME_EMBED);
+  PetscCheck(a->width[a->nlayers] == nx, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " outputs but x has dimension %" PetscInt_FMT, a->width[a->nlayers], nx);
+  dw->nx    = nx;
+  dw->ncond = ncond;
+  dw->maxB  = maxB;
+  PetscCall(PetscMalloc4((size_t)maxB * a->width[0], &dw->in, (size_t)maxB * nx, &dw->out, (size_t)maxB * nx, &dw->dout, maxB, &dw->sig));
+  PetscCall(MlpWorkCreate_f(a, maxB, &dw->w));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DsmWorkDestroy(DsmWork *dw)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(dw->in, dw->out, dw->dout, dw->sig));
+  PetscCall(MlpWorkDestroy_f(&dw->w));
+  PetscFunctionReturn(0);
+}
+
+/* Build the input rows [x_t | c | f(t)] and run the network; returns the residual sum. */
+static PetscErrorCode DsmForward(const Sched *sch, const MlpArch *a, const float params[], PetscInt B, const float x0[], const float c[], const PetscReal t[], const float z[], PetscReal *loss_sum, DsmWork *dw)
+{
+  const PetscInt nx = dw->nx, nc = dw->ncond, nin = a->width[0];
+  PetscReal      acc = 0;
+
+  PetscFunctionBeginUser;
+  PetscCheck(B <= dw->maxB, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "DSM batch of %" PetscInt_FMT " rows exceeds the work space (%" PetscInt_FMT ")", B, dw->maxB);
+  for (PetscInt i = 0; i < B; i++) {
+    SchedCoef co;
+    float    *row = dw->in + (size_t)i * nin;
+    sched_coef(sch, t[i], &co);
+    dw->sig[i] = (float)co.sigma;
+    for (PetscInt d = 0; d < nx; d++) row[d] = (float)(co.m * x0[(size_t)i * nx + d] + co.sigma * z[(size_t)i * nx + d]); /* (23) */
+    for (PetscInt j = 0; j < nc; j++) row[nx + j] = c[(size_t)i * nc + j];
+    dsm_time_embed(t[i], row + nx + nc);
+  }
+  PetscCall(MlpForward_f(a, params, B, dw->in, dw->out, &dw->w));
+  for (PetscInt i = 0; i < B; i++)
+    for (PetscInt d = 0; d < nx; d++) {
+      const float r = dw->sig[i] * dw->out[(size_t)i * nx + d] + z[(size_t)i * nx + d]; /* (48) */
+      dw->dout[(size_t)i * nx + d] = r;
+      acc += (PetscReal)r * r;
+    }
+  *loss_sum = acc;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DsmLoss(const Sched *sch, const MlpArch *a, const float params[], PetscInt B, const float x0[], const float c[], const PetscReal t[], const float z[], PetscReal *loss_sum, DsmWork *dw)
+{
+  PetscFunctionBeginUser;
+  PetscCall(DsmForward(sch, a, params, B, x0, c, t, z, loss_sum, dw));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode DsmLossGrad(const Sched *sch, const MlpArch *a, const float params[], PetscInt B, const float x0[], const float c[], const PetscReal t[], const float z[], PetscReal scale, float grad[], PetscReal *loss_sum, DsmWork *dw)
+{
+  const PetscInt nx = dw->nx;
+
+  PetscFunctionBeginUser;
+  PetscCall(DsmForward(sch, a, params, B, x0, c, t, z, loss_sum, dw));
+  /* d/ds of scale * |sigma s + z|^2 = 2 scale sigma (sigma s + z) */
+  for (PetscInt i = 0; i < B; i++) {
+    const float f = (float)(2.0 * scale) * dw->sig[i];
+    for (PetscInt d = 0; d < nx; d++) dw->dout[(size_t)i * nx + d] *= f;
+  }
+  PetscCall(MlpBackward_f(a, params, B, dw->dout, grad, NULL, &dw->w));
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,40 @@
+/* dsm: the conditional denoising score-matching loss (48) on the MLP score network.
+ *
+ * Network input row (Appendix A): [x (nx) | c (ncond: y, and the mask m when used) | f(t) (4)]
+ * with the time embedding (A.1) f(t) = [t - 0.5, cos 2 pi t, sin 2 pi t, -cos 4 pi t]; the network
+ * output is the score s_theta(x, c, t) itself, as in the paper.
+ * Loss (48), averaged: L = (1/Bg) sum_i |sigma(t_i) s_theta(x_t,i, c_i, t_i) + z_i|^2 with
+ * x_t = m(t) x0 + sigma(t) z, where Bg is the GLOBAL batch: each rank passes its share of the
+ * rows and scale = 1/Bg, so summing the ranks' gradients (one MPI_Allreduce) gives the gradient
+ * of the global-batch loss. */
+#ifndef PDEDIFF_DSM_H
+#define PDEDIFF_DSM_H
+#include "mlp.h"
+#include "schedule.h"
+
+#define DSM_TIME_EMBED 4
+
+/* (A.1) */
+void dsm_time_embed(PetscReal t, float f[DSM_TIME_EMBED]);
+
+typedef struct {
+  PetscInt  nx, ncond, maxB;
+  float    *in;   /* maxB x (nx + ncond + 4) network inputs */
+  float    *out;  /* maxB x nx network outputs */
+  float    *dout; /* maxB x nx dL/dout */
+  float    *sig;  /* maxB sigma(t_i) */
+  MlpWork_f w;
+} DsmWork;
+
+PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, PetscInt maxB, DsmWork *dw);
+PetscErrorCode DsmWorkDestroy(DsmWork *dw);
+
+/* Rows i < B: clean x0 (B x nx), conditions c (B x ncond), times t (B), noises z (B x nx).
+   Accumulates scale * d(sum_i |sigma s + z|^2)/dparams into grad and returns the unscaled sum
+   of the B squared residual norms in *loss_sum. */
+PetscErrorCode DsmLossGrad(const Sched *sch, const MlpArch *a, const float params[], PetscInt B, const float x0[], const float c[], const PetscReal t[], const float z[], PetscReal scale, float grad[], PetscReal *loss_sum, DsmWork *dw);
+
+/* Forward only (no gradient): the same loss sum, for validation sets. */
+PetscErrorCode DsmLoss(const Sched *sch, const MlpArch *a, const float params[], PetscInt B, const float x0[], const float c[], const PetscReal t[], const float z[], PetscReal *loss_sum, DsmWork *dw);
+
+#endif

@@ -36,6 +36,7 @@ typedef enum {
   RNG_PURPOSE_TRAIN_T   = 4,
   RNG_PURPOSE_TRAIN_Z   = 5,
   RNG_PURPOSE_MLP_INIT  = 6,
+  RNG_PURPOSE_TRAIN_PERM = 7,
   RNG_PURPOSE_TEST      = 100
 } RngPurpose;
 

@@ -1,0 +1,160 @@
+#include "train.h"
+#include "rng.h"
+#include <math.h>
+
+static PetscLogEvent TRAIN_STEP_EVENT, TRAIN_ALLREDUCE_EVENT;
+
+static PetscErrorCode TrainRegisterEvents(void)
+{
+  static PetscBool done = PETSC_FALSE;
+  PetscClassId     cls;
+
+  PetscFunctionBeginUser;
+  if (done) PetscFunctionReturn(0);
+  PetscCall(PetscClassIdRegister("pdediff train", &cls));
+  PetscCall(PetscLogEventRegister("TrainStep", cls, &TRAIN_STEP_EVENT));
+  PetscCall(PetscLogEventRegister("TrainAllreduce", cls, &TRAIN_ALLREDUCE_EVENT));
+  done = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode TrainOptsSetDefaults(TrainOpts *o)
+{
+  PetscFunctionBeginUser;
+  o->epochs       = 10000;
+  o->batch        = 1000;
+  o->seed         = 0;
+  o->log_interval = 10.0;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], TrainOpts *o)
+{
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, prefix, "Training (Appendix A: 10,000 epochs, batch 1000)", "train");
+  PetscCall(PetscOptionsInt("-train_epochs", "Epochs (passes over the training set)", "train", o->epochs, &o->epochs, NULL));
+  PetscCall(PetscOptionsInt("-train_batch", "Global batch size (split over the ranks)", "train", o->batch, &o->batch, NULL));
+  PetscCall(PetscOptionsInt("-train_seed", "Seed of the batch permutations, diffusion times and noises", "train", o->seed, &o->seed, NULL));
+  PetscCall(PetscOptionsReal("-train_log_interval", "Seconds between progress lines", "train", o->log_interval, &o->log_interval, NULL));
+  PetscOptionsEnd();
+  PetscCheck(o->epochs > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_epochs %" PetscInt_FMT ": must be > 0", o->epochs);
+  PetscCheck(o->batch > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_batch %" PetscInt_FMT ": must be > 0", o->batch);
+  PetscCheck(o->seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_seed %" PetscInt_FMT ": must be >= 0", o->seed);
+  PetscCheck(o->log_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_log_interval %g: must be >= 0", (double)o->log_interval);
+  PetscFunctionReturn(0);
+}
+
+PetscInt64 train_steps_per_epoch(const TrainData *d, const TrainOpts *o)
+{
+  return (d->N + o->batch - 1) / o->batch;
+}
+
+PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed, const AdamOpts *ao, const TrainData *d, const TrainOpts *o, Trainer *tr)
+{
+  PetscInt64 Ng;
+  PetscInt64 nl = d->nlocal;
+
+  PetscFunctionBeginUser;
+  PetscCall(TrainRegisterEvents());
+  PetscCallMPI(MPI_Allreduce(&nl, &Ng, 1, MPIU_INT64, MPI_SUM, comm));
+  PetscCheck(Ng == d->N, comm, PETSC_ERR_ARG_SIZ, "Training shards hold %" PetscInt64_FMT " rows in all but the data set has %" PetscInt64_FMT, Ng, d->N);
+  PetscCheck(d->N <= PETSC_MAX_INT, comm, PETSC_ERR_ARG_OUTOFRANGE, "Training set of %" PetscInt64_FMT " pairs exceeds the 32-bit index range", d->N);
+  tr->comm       = comm;
+  tr->arch       = *a;
+  tr->step       = 0;
+  tr->last_loss  = NAN;
+  tr->perm_epoch = -1;
+  PetscCall(PetscMalloc1(a->nparams, &tr->params));
+  PetscCall(MlpInitParams_f(a, (uint64_t)init_seed, tr->params));
+  PetscCall(AdamCreate(ao, a->nparams, &tr->adam));
+  const PetscInt B = (PetscInt)PetscMin((PetscInt64)o->batch, d->N); /* most rows one rank can get */
+  PetscCall(DsmWorkCreate(a, d->nx, d->ncond, PetscMax(B, 1), &tr->dw));
+  PetscCall(PetscMalloc1(a->nparams + 1, &tr->gbuf));
+  PetscCall(PetscMalloc5((size_t)B * d->nx, &tr->bx, (size_t)B * PetscMax(d->ncond, 1), &tr->bc, (size_t)B * d->nx, &tr->bz, B, &tr->bt, d->N, &tr->perm));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode TrainerDestroy(Trainer *tr)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(tr->params));
+  PetscCall(AdamDestroy(&tr->adam));
+  PetscCall(DsmWorkDestroy(&tr->dw));
+  PetscCall(PetscFree(tr->gbuf));
+  PetscCall(PetscFree5(tr->bx, tr->bc, tr->bz, tr->bt, tr->perm));
+  PetscFunctionReturn(0);
+}
+
+/* Fisher-Yates shuffle keyed by (seed, epoch): the same on every rank. */
+static void EpochPermutation(PetscInt64 N, PetscInt seed, PetscInt64 epoch, PetscInt perm[])
+{
+  RngStream s;
+  rng_stream_init(&s, (uint64_t)seed, RNG_PURPOSE_TRAIN_PERM, (uint64_t)epoch);
+  for (PetscInt64 i = 0; i < N; i++) perm[i] = (PetscInt)i;
+  for (PetscInt64 i = N - 1; i > 0; i--) {
+    const PetscInt64 j = (PetscInt64)(rng_uniform(&s) * (double)(i + 1)); /* uniform in 0..i */
+    const PetscInt   tmp = perm[i];
+    perm[i]              = perm[j];
+    perm[j]              = tmp;
+  }
+}
+
+PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[])
+{
+  const PetscInt64 spe = train_steps_per_epoch(d, o), np = tr->arch.nparams;
+  const PetscInt   nx = d->nx, nc = d->ncond;
+  PetscLogDouble   t0, tlast, tnow;
+  PetscMPIInt      rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(tr->comm, &rank));
+  PetscCall(PetscTime(&t0));
+  tlast = t0;
+  for (PetscInt64 k = 0; k < nsteps; k++, tr->step++) {
+    const PetscInt64 epoch = tr->step / spe, j = tr->step % spe;
+    const PetscInt64 b0 = j * o->batch, b1 = PetscMin(b0 + o->batch, d->N);
+    PetscInt         nb = 0;
+    PetscReal        lsum = 0;
+
+    PetscCall(PetscLogEventBegin(TRAIN_STEP_EVENT, 0, 0, 0, 0));
+    if (epoch != tr->perm_epoch) {
+      EpochPermutation(d->N, o->seed, epoch, tr->perm);
+      tr->perm_epoch = epoch;
+    }
+    /* this rank's members of the global batch, with their times and noises */
+    for (PetscInt64 q = b0; q < b1; q++) {
+      const PetscInt64 gi = tr->perm[q];
+      if (gi < d->first || gi >= d->first + d->nlocal) continue;
+      const PetscInt64 li = gi - d->first;
+      RngStream        st, sz;
+      rng_stream_init(&st, (uint64_t)o->seed, RNG_PURPOSE_TRAIN_T, (uint64_t)(tr->step * d->N + gi));
+      rng_stream_init(&sz, (uint64_t)o->seed, RNG_PURPOSE_TRAIN_Z, (uint64_t)(tr->step * d->N + gi));
+      tr->bt[nb] = sch->eps + (sch->T - sch->eps) * rng_uniform(&st);
+      for (PetscInt e = 0; e < nx; e++) {
+        tr->bx[(size_t)nb * nx + e] = d->x[(size_t)li * nx + e];
+        tr->bz[(size_t)nb * nx + e] = (float)rng_normal(&sz);
+      }
+      for (PetscInt e = 0; e < nc; e++) tr->bc[(size_t)nb * nc + e] = d->c[(size_t)li * nc + e];
+      nb++;
+    }
+    PetscCall(PetscArrayzero(tr->gbuf, np + 1));
+    if (nb) PetscCall(DsmLossGrad(sch, &tr->arch, tr->params, nb, tr->bx, nc ? tr->bc : NULL, tr->bt, tr->bz, 1.0 / (PetscReal)(b1 - b0), tr->gbuf, &lsum, &tr->dw));
+    tr->gbuf[np] = (float)lsum;
+    /* one collective per step: gradient and loss together */
+    PetscCall(PetscLogEventBegin(TRAIN_ALLREDUCE_EVENT, 0, 0, 0, 0));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->gbuf, (PetscMPIInt)(np + 1), MPI_FLOAT, MPI_SUM, tr->comm));
+    PetscCall(PetscLogEventEnd(TRAIN_ALLREDUCE_EVENT, 0, 0, 0, 0));
+    tr->last_loss = tr->gbuf[np] / (PetscReal)(b1 - b0);
+    PetscCheck(PetscIsNormalReal(tr->last_loss) || tr->last_loss == 0, tr->comm, PETSC_ERR_FP, "Training diverged: the loss is %g at step %" PetscInt64_FMT " (epoch %" PetscInt64_FMT "); lower -adam_lr or check the data for NaN/Inf", (double)tr->last_loss, tr->step, epoch);
+    PetscCall(AdamStep(&tr->adam, tr->params, tr->gbuf));
+    if (loss) loss[k] = tr->last_loss;
+    PetscCall(PetscLogEventEnd(TRAIN_STEP_EVENT, 0, 0, 0, 0));
+    PetscCall(PetscTime(&tnow));
+    if (o->log_interval > 0 && tnow - tlast >= o->log_interval) {
+      const double rate = (double)((k + 1) * o->batch) / (tnow - t0);
+      PetscCall(PetscPrintf(tr->comm, "train: step %" PetscInt64_FMT " epoch %" PetscInt64_FMT " loss %.5f  %.0f samples/s  ETA %.0f s\n", tr->step + 1, epoch, (double)tr->last_loss, rate, (nsteps - k - 1) * (double)o->batch / rate));
+      tlast = tnow;
+    }
+  }
+  PetscFunctionReturn(0);
+}

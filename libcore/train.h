@@ -1,0 +1,61 @@
+/* train: data-parallel training of the score network on the DSM loss (48) (paper Sec. 4.2).
+ *
+ * Every rank holds a contiguous shard of the N training pairs. Step k of epoch e takes the
+ * global batch perm_e[j B .. (j+1) B) of a permutation of 0..N-1 keyed by (seed, epoch); each rank
+ * computes the gradient of the members that lie in its shard, with t ~ U(eps, T) and z ~ N(0, I)
+ * drawn from streams keyed by (seed, step, global sample index), scaled by 1/|batch|. One
+ * MPI_Allreduce on one flat buffer (the gradient plus the loss sum in its last slot) gives every
+ * rank the global-batch gradient, and every rank applies the same Adam update: the weights stay
+ * bitwise identical on all ranks, and the batches, times and noises do not depend on the number
+ * of ranks (only the floating-point summation order does). */
+#ifndef PDEDIFF_TRAIN_H
+#define PDEDIFF_TRAIN_H
+#include "adam.h"
+#include "dsm.h"
+
+typedef struct {
+  PetscInt  epochs;       /* passes over the training set (paper: 10,000) */
+  PetscInt  batch;        /* global batch size (paper: 1000) */
+  PetscInt  seed;         /* keys the permutations, times and noises */
+  PetscReal log_interval; /* seconds between progress lines (0 = every epoch) */
+} TrainOpts;
+
+typedef struct {
+  PetscInt64   N;      /* global number of pairs */
+  PetscInt64   first;  /* global index of this rank's first row */
+  PetscInt     nlocal; /* rows held here */
+  PetscInt     nx, ncond;
+  const float *x;      /* nlocal x nx clean samples */
+  const float *c;      /* nlocal x ncond conditions (NULL if ncond = 0) */
+} TrainData;
+
+typedef struct {
+  MPI_Comm   comm;
+  MlpArch    arch;
+  float     *params;
+  Adam       adam;
+  PetscInt64 step;  /* optimisation steps taken */
+  PetscReal  last_loss;
+  /* work */
+  DsmWork    dw;
+  float     *gbuf;  /* nparams + 1: gradient, then the loss sum */
+  float     *bx, *bc, *bz;
+  PetscReal *bt;
+  PetscInt  *perm;  /* permutation of the current epoch */
+  PetscInt   perm_epoch;
+} Trainer;
+
+PetscErrorCode TrainOptsSetDefaults(TrainOpts *o);
+/* -train_epochs, -train_batch, -train_seed, -train_log_interval; validated. */
+PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], TrainOpts *o);
+
+/* Collective. A network with the given architecture initialised from init_seed (same on all ranks). */
+PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed, const AdamOpts *ao, const TrainData *d, const TrainOpts *o, Trainer *tr);
+PetscErrorCode TrainerDestroy(Trainer *tr);
+/* Collective. Take nsteps steps (continuing from tr->step); loss[k] (if not NULL) receives the
+   global-batch mean loss of each step. Progress lines on rank 0 every log_interval seconds. */
+PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[]);
+/* Steps in one epoch: ceil(N / batch). */
+PetscInt64 train_steps_per_epoch(const TrainData *d, const TrainOpts *o);
+
+#endif

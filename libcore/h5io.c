@@ -166,7 +166,7 @@ PetscErrorCode H5ioWriteProvenance(H5io *io, const char program[])
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, PetscInt64 row0, PetscInt nlocal, const PetscReal data[], const char dims[], const char units[], const char desc[])
+static PetscErrorCode WriteRowsTyped(H5io *io, hid_t type, const char name[], PetscInt64 nrows, PetscInt ncols, PetscInt64 row0, PetscInt nlocal, const void *data, const char dims[], const char units[], const char desc[])
 {
   const int rank = ncols > 0 ? 2 : 1;
   hsize_t   gdims[2] = {(hsize_t)nrows, (hsize_t)ncols}, start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)nlocal, (hsize_t)ncols};
@@ -174,7 +174,7 @@ PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, Pets
 
   PetscFunctionBeginUser;
   PetscCallH5(fspace = H5Screate_simple(rank, gdims, NULL));
-  PetscCallH5(dset = H5Dcreate2(io->file, name, H5T_NATIVE_DOUBLE, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  PetscCallH5(dset = H5Dcreate2(io->file, name, type, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   PetscCallH5(mspace = H5Screate_simple(rank, count, NULL));
   if (nlocal > 0) {
     PetscCallH5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
@@ -184,7 +184,7 @@ PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, Pets
   }
   PetscCallH5(dxpl = H5Pcreate(H5P_DATASET_XFER));
   PetscCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  PetscCallH5(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, dxpl, data));
+  PetscCallH5(H5Dwrite(dset, type, mspace, fspace, dxpl, data));
   PetscCallH5(H5Pclose(dxpl));
   PetscCallH5(H5Sclose(mspace));
   PetscCallH5(H5Sclose(fspace));
@@ -195,6 +195,13 @@ PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, Pets
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, PetscInt64 row0, PetscInt nlocal, const PetscReal data[], const char dims[], const char units[], const char desc[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteRowsTyped(io, H5T_NATIVE_DOUBLE, name, nrows, ncols, row0, nlocal, data, dims, units, desc));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode H5ioWriteReplicated(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, const PetscReal data[], const char dims[], const char units[], const char desc[])
 {
   PetscMPIInt rank;
@@ -202,5 +209,113 @@ PetscErrorCode H5ioWriteReplicated(H5io *io, const char name[], PetscInt64 nrows
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(io->comm, &rank));
   PetscCall(H5ioWriteRows(io, name, nrows, ncols, 0, rank ? 0 : (PetscInt)nrows, data, dims, units, desc));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioWriteReplicatedFloat(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, const float data[], const char dims[], const char units[], const char desc[])
+{
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(io->comm, &rank));
+  PetscCall(WriteRowsTyped(io, H5T_NATIVE_FLOAT, name, nrows, ncols, 0, rank ? 0 : (PetscInt)nrows, data, dims, units, desc));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioOpen(MPI_Comm comm, const char path[], H5io *io)
+{
+  hid_t fapl;
+  int   ok;
+
+  PetscFunctionBeginUser;
+  io->comm = comm;
+  io->file = -1;
+  PetscCall(PetscStrncpy(io->final_path, path, sizeof(io->final_path)));
+  io->tmp_path[0] = 0;
+  ok              = (access(path, R_OK) == 0);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "Cannot read %s: no such file or no permission; check the path", path);
+  ok = H5Fis_hdf5(path) > 0;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_UNEXPECTED, "%s is not an HDF5 file (truncated or corrupt?)", path);
+  PetscCallH5(fapl = H5Pcreate(H5P_FILE_ACCESS));
+  PetscCallH5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
+  io->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  PetscCallH5(H5Pclose(fapl));
+  PetscCheck(io->file >= 0, comm, PETSC_ERR_FILE_OPEN, "HDF5 could not open %s (corrupt file?)", path);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioClose(H5io *io)
+{
+  PetscFunctionBeginUser;
+  if (io->file >= 0) PetscCallH5(H5Fclose(io->file));
+  io->file = -1;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ReadTyped(H5io *io, hid_t type, const char name[], PetscInt64 nrows, PetscInt ncols, void *data)
+{
+  hid_t   dset, space;
+  int     nd;
+  hsize_t dims[2] = {0, 0};
+
+  PetscFunctionBeginUser;
+  PetscCheck(H5Lexists(io->file, name, H5P_DEFAULT) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s has no dataset '%s': not a file of the expected kind", io->final_path, name);
+  PetscCallH5(dset = H5Dopen2(io->file, name, H5P_DEFAULT));
+  PetscCallH5(space = H5Dget_space(dset));
+  PetscCallH5(nd = H5Sget_simple_extent_ndims(space));
+  PetscCheck(nd == (ncols > 0 ? 2 : 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' has %d dimensions, expected %d", io->final_path, name, nd, ncols > 0 ? 2 : 1);
+  PetscCallH5(H5Sget_simple_extent_dims(space, dims, NULL));
+  PetscCheck((PetscInt64)dims[0] == nrows && (ncols == 0 || (PetscInt64)dims[1] == ncols), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' is %llu x %llu, expected %lld x %lld (different model or data dimensions?)", io->final_path, name, (unsigned long long)dims[0], (unsigned long long)dims[1], (long long)nrows, (long long)ncols);
+  PetscCallH5(H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  PetscCallH5(H5Sclose(space));
+  PetscCallH5(H5Dclose(dset));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioReadFloat(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, float data[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(ReadTyped(io, H5T_NATIVE_FLOAT, name, nrows, ncols, data));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioReadReal(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, PetscReal data[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(ReadTyped(io, H5T_NATIVE_DOUBLE, name, nrows, ncols, data));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ReadAttr(H5io *io, const char obj[], const char name[], hid_t type, void *v)
+{
+  hid_t oid, attr;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenObject(io, obj, &oid));
+  PetscCheck(H5Aexists(oid, name) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: object '%s' has no attribute '%s'", io->final_path, obj, name);
+  PetscCallH5(attr = H5Aopen(oid, name, H5P_DEFAULT));
+  PetscCallH5(H5Aread(attr, type, v));
+  PetscCallH5(H5Aclose(attr));
+  PetscCallH5(H5Oclose(oid));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioReadAttrInt(H5io *io, const char obj[], const char name[], PetscInt64 *value)
+{
+  long long v;
+  PetscFunctionBeginUser;
+  PetscCall(ReadAttr(io, obj, name, H5T_NATIVE_LLONG, &v));
+  *value = (PetscInt64)v;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioReadAttrReal(H5io *io, const char obj[], const char name[], PetscReal *value)
+{
+  double v;
+  PetscFunctionBeginUser;
+  PetscCall(ReadAttr(io, obj, name, H5T_NATIVE_DOUBLE, &v));
+  *value = (PetscReal)v;
   PetscFunctionReturn(0);
 }

@@ -43,6 +43,21 @@ PetscErrorCode H5ioWriteRows(H5io *io, const char name[], PetscInt64 nrows, Pets
 /* Collective write of a (nrows x ncols) array that every rank holds identically (rank 0 writes). */
 PetscErrorCode H5ioWriteReplicated(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, const PetscReal data[], const char dims[], const char units[], const char desc[]);
 
+/* The same for float data (stored as 32-bit floats). */
+PetscErrorCode H5ioWriteReplicatedFloat(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, const float data[], const char dims[], const char units[], const char desc[]);
+
+/* Collective. Open an existing file read-only; the error names the file if it is missing or
+   not HDF5. Close with H5ioClose. */
+PetscErrorCode H5ioOpen(MPI_Comm comm, const char path[], H5io *io);
+PetscErrorCode H5ioClose(H5io *io);
+/* Read a whole dataset on every rank after checking that it exists and has exactly nrows x ncols
+   (ncols = 0: 1-D of nrows) elements; the error names the file, the dataset and both shapes. */
+PetscErrorCode H5ioReadFloat(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, float data[]);
+PetscErrorCode H5ioReadReal(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, PetscReal data[]);
+/* Read scalar attributes of an object ("/" for the root); the error names file, object and attribute. */
+PetscErrorCode H5ioReadAttrInt(H5io *io, const char obj[], const char name[], PetscInt64 *value);
+PetscErrorCode H5ioReadAttrReal(H5io *io, const char obj[], const char name[], PetscReal *value);
+
 /* Attributes on the file root (path "/") or any existing object path. Collective. */
 PetscErrorCode H5ioAttrString(H5io *io, const char obj[], const char name[], const char value[]);
 PetscErrorCode H5ioAttrReal(H5io *io, const char obj[], const char name[], PetscReal value);

@@ -158,3 +158,80 @@ PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, c
   }
   PetscFunctionReturn(0);
 }
+
+#define CKPT_MAGIC   "pdediff-checkpoint"
+#define CKPT_VERSION 1
+
+PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char path[])
+{
+  H5io      io;
+  PetscReal widths[MLP_MAX_LAYERS + 1];
+  char      arch[256];
+
+  PetscFunctionBeginUser;
+  for (PetscInt l = 0; l <= tr->arch.nlayers; l++) widths[l] = (PetscReal)tr->arch.width[l];
+  PetscCall(MlpArchView(&tr->arch, arch, sizeof(arch)));
+  PetscCall(H5ioCreate(tr->comm, path, &io));
+  PetscCall(H5ioWriteProvenance(&io, "pdediff checkpoint"));
+  PetscCall(H5ioAttrString(&io, "/", "format", CKPT_MAGIC));
+  PetscCall(H5ioAttrInt(&io, "/", "format_version", CKPT_VERSION));
+  PetscCall(H5ioAttrString(&io, "/", "architecture", arch));
+  PetscCall(H5ioAttrInt(&io, "/", "step", tr->step));
+  PetscCall(H5ioAttrInt(&io, "/", "train_seed", o->seed));
+  PetscCall(H5ioAttrInt(&io, "/", "train_batch", o->batch));
+  PetscCall(H5ioAttrInt(&io, "/", "adam_step", tr->adam.step));
+  PetscCall(H5ioAttrReal(&io, "/", "adam_lr", tr->adam.o.lr));
+  PetscCall(H5ioAttrReal(&io, "/", "adam_beta1", tr->adam.o.beta1));
+  PetscCall(H5ioAttrReal(&io, "/", "adam_beta2", tr->adam.o.beta2));
+  PetscCall(H5ioAttrReal(&io, "/", "adam_eps", tr->adam.o.eps));
+  PetscCall(H5ioAttrReal(&io, "/", "adam_weight_decay", tr->adam.o.weight_decay));
+  PetscCall(H5ioAttrReal(&io, "/", "last_loss", tr->last_loss));
+  PetscCall(H5ioWriteReplicated(&io, "layer_widths", tr->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs, hidden layers, outputs"));
+  PetscCall(H5ioWriteReplicatedFloat(&io, "params", tr->arch.nparams, 0, tr->params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in)"));
+  PetscCall(H5ioWriteReplicatedFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m, "parameter", "dimensionless", "Adam first moments"));
+  PetscCall(H5ioWriteReplicatedFloat(&io, "adam_v", tr->arch.nparams, 0, tr->adam.v, "parameter", "dimensionless", "Adam second moments"));
+  PetscCall(H5ioCommit(&io));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode TrainerLoadCheckpoint(Trainer *tr, const TrainOpts *o, const char path[])
+{
+  H5io       io;
+  PetscInt64 v, nl;
+  PetscReal  widths[MLP_MAX_LAYERS + 1];
+  char       mine[256];
+
+  PetscFunctionBeginUser;
+  PetscCall(H5ioOpen(tr->comm, path, &io));
+  PetscCall(H5ioReadAttrInt(&io, "/", "format_version", &v));
+  PetscCheck(v == CKPT_VERSION, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: checkpoint format version %lld, this build reads %d", path, (long long)v, CKPT_VERSION);
+  {
+    hid_t   ds, sp;
+    hsize_t n;
+    PetscCallH5(ds = H5Dopen2(io.file, "layer_widths", H5P_DEFAULT));
+    PetscCallH5(sp = H5Dget_space(ds));
+    PetscCallH5(H5Sget_simple_extent_dims(sp, &n, NULL));
+    PetscCallH5(H5Sclose(sp));
+    PetscCallH5(H5Dclose(ds));
+    nl = (PetscInt64)n;
+  }
+  PetscCall(MlpArchView(&tr->arch, mine, sizeof(mine)));
+  PetscCheck(nl >= 2 && nl <= MLP_MAX_LAYERS + 1, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: layer_widths has %lld entries", path, (long long)nl);
+  PetscCall(H5ioReadReal(&io, "layer_widths", nl, 0, widths));
+  PetscBool same = (PetscBool)(nl == tr->arch.nlayers + 1);
+  for (PetscInt l = 0; same && l < nl; l++) same = (PetscBool)((PetscInt)widths[l] == tr->arch.width[l]);
+  PetscCheck(same, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s is for a different network than this run builds (%s): check -net_layers/-net_width and the data dimensions, or start without -restart", path, mine);
+  PetscCall(H5ioReadAttrInt(&io, "/", "train_seed", &v));
+  PetscCheck(v == o->seed, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_seed %lld but this run has %" PetscInt_FMT ": the restart would not continue the same random streams", path, (long long)v, o->seed);
+  PetscCall(H5ioReadAttrInt(&io, "/", "train_batch", &v));
+  PetscCheck(v == o->batch, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_batch %lld but this run has %" PetscInt_FMT, path, (long long)v, o->batch);
+  PetscCall(H5ioReadFloat(&io, "params", tr->arch.nparams, 0, tr->params));
+  PetscCall(H5ioReadFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m));
+  PetscCall(H5ioReadFloat(&io, "adam_v", tr->arch.nparams, 0, tr->adam.v));
+  PetscCall(H5ioReadAttrInt(&io, "/", "step", &tr->step));
+  PetscCall(H5ioReadAttrInt(&io, "/", "adam_step", &tr->adam.step));
+  PetscCall(H5ioReadAttrReal(&io, "/", "last_loss", &tr->last_loss));
+  PetscCall(H5ioClose(&io));
+  tr->perm_epoch = -1;
+  PetscFunctionReturn(0);
+}

@@ -12,6 +12,7 @@
 #define PDEDIFF_TRAIN_H
 #include "adam.h"
 #include "dsm.h"
+#include "h5io.h"
 
 typedef struct {
   PetscInt  epochs;       /* passes over the training set (paper: 10,000) */
@@ -55,6 +56,15 @@ PetscErrorCode TrainerDestroy(Trainer *tr);
 /* Collective. Take nsteps steps (continuing from tr->step); loss[k] (if not NULL) receives the
    global-batch mean loss of each step. Progress lines on rank 0 every log_interval seconds. */
 PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[]);
+/* Collective. Write a restartable checkpoint: weights, Adam moments and step, the training step,
+   the seed (with the step it is the whole random state: every draw is keyed by (seed, step,
+   sample)), the architecture and provenance. Written to PATH.partial and renamed, so the previous
+   checkpoint under PATH survives any failure. */
+PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char path[]);
+/* Collective. Restore a trainer created with the same architecture and seed; a checkpoint of a
+   different architecture or seed is an error that names both. */
+PetscErrorCode TrainerLoadCheckpoint(Trainer *tr, const TrainOpts *o, const char path[]);
+
 /* Steps in one epoch: ceil(N / batch). */
 PetscInt64 train_steps_per_epoch(const TrainData *d, const TrainOpts *o);
 

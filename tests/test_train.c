@@ -7,7 +7,10 @@
  *    float summation order of the gradient differs, bound 1e-5 relative over 60 steps
  *    (measured 1.2e-7).
  * 3. 30 + 30 steps equal 60 steps bitwise (batches, times and noises are keyed by the step).
- * 4. The loss decreases (mean of the last 10 steps < 0.9 x mean of the first 10). */
+ * 4. The loss decreases (mean of the last 10 steps < 0.9 x mean of the first 10).
+ * 5. Checkpoint restart: 30 steps, checkpoint to HDF5, a fresh trainer loads it and takes 30 more:
+ *    weights bitwise equal to 60 straight steps at the same rank count. Loading it into a
+ *    different architecture or with another seed is an error. */
 #include "train.h"
 #include "rng.h"
 #include "sampler.h"
@@ -100,6 +103,43 @@ int main(int argc, char **argv)
     for (PetscInt k = 0; k < a.nparams; k++) pdiff += t2.params[k] != ts.params[k];
     CHECK(same && pdiff == 0, "30 + 30 steps vs 60 steps: losses %s, %d parameters differ (bitwise)", same ? "identical" : "differ", (int)pdiff);
     CHECK(last < 0.9 * first, "loss falls: mean of first 10 steps %.4f, of last 10 steps %.4f", (double)first, (double)last);
+  }
+  /* 5 */
+  {
+    Trainer   ta, tb, tc;
+    PetscReal la[NSTEPS];
+    MlpArch   other;
+    TrainOpts o2 = to;
+    PetscInt  pdiff = 0, gd;
+    PetscMPIInt size;
+    char      ckpt[64];
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+    PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_train_ckpt_np%d.h5", size)); /* np1 and np2 may run at once */
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &to, &ta));
+    PetscCall(TrainerSteps(&ta, &sch, &dw, &to, NSTEPS / 2, la));
+    PetscCall(TrainerSaveCheckpoint(&ta, &to, ckpt));
+    PetscCall(TrainerDestroy(&ta));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &ao, &dw, &to, &tb)); /* other init: must be overwritten */
+    PetscCall(TrainerLoadCheckpoint(&tb, &to, ckpt));
+    PetscCall(TrainerSteps(&tb, &sch, &dw, &to, NSTEPS - NSTEPS / 2, la + NSTEPS / 2));
+    for (PetscInt k = 0; k < a.nparams; k++) pdiff += tb.params[k] != tw.params[k];
+    PetscCallMPI(MPI_Allreduce(&pdiff, &gd, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    CHECK(gd == 0 && tb.step == NSTEPS && la[NSTEPS - 1] == lw[NSTEPS - 1], "30 steps + checkpoint + restart + 30 steps vs 60 straight: %d parameters differ (bitwise), step %lld, final loss %.9g vs %.9g", (int)gd, (long long)tb.step, (double)la[NSTEPS - 1], (double)lw[NSTEPS - 1]);
+    PetscCall(TrainerDestroy(&tb));
+    PetscCall(MlpArchCreate(2 + 1 + DSM_TIME_EMBED, 2, 32, 2, &other));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &other, 1, &ao, &dw, &to, &tc));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    PetscErrorCode e1 = TrainerLoadCheckpoint(&tc, &to, ckpt);
+    PetscCall(PetscPopErrorHandler());
+    PetscCall(TrainerDestroy(&tc));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &to, &tc));
+    o2.seed = to.seed + 1;
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    PetscErrorCode e2 = TrainerLoadCheckpoint(&tc, &o2, ckpt);
+    PetscErrorCode e3 = TrainerLoadCheckpoint(&tc, &to, "no_such_checkpoint.h5");
+    PetscCall(PetscPopErrorHandler());
+    PetscCall(TrainerDestroy(&tc));
+    CHECK(e1 != 0 && e2 != 0 && e3 != 0, "checkpoint of another architecture (%d), another seed (%d), a missing file (%d) are errors", (int)e1, (int)e2, (int)e3);
   }
   PetscCall(TrainerDestroy(&tw));
   PetscCall(TrainerDestroy(&ts));

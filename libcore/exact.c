@@ -203,3 +203,8 @@ void exact_gauss_flow(const ExactGauss *g, const PetscReal c[], PetscReal t0, co
     x1[d]              = b.m * mu + sqrt(b.m * b.m * s2 + b.sigma * b.sigma) * z;
   }
 }
+
+PetscReal exact_mixture_quantile0(void *ctx, PetscReal u)
+{
+  return exact_mixture_quantile((const ExactMixture *)ctx, 0.0, u);
+}

@@ -57,6 +57,8 @@ PetscReal exact_mixture_quantile(const ExactMixture *mx, PetscReal t, PetscReal 
    x1 = Q_t1(F_t0(x0)), evaluated on the upper tail through the survival function so that
    points far out in either tail keep full relative precision. */
 PetscReal exact_mixture_flow(const ExactMixture *mx, PetscReal t0, PetscReal x0, PetscReal t1);
+/* Quantile of the t = 0 law, in the callback form StatsW1Quantile takes (ctx = ExactMixture*). */
+PetscReal exact_mixture_quantile0(void *ctx, PetscReal u);
 /* Posterior probability of component k at t = 0 for a point x. */
 PetscReal exact_mixture_resp(const ExactMixture *mx, PetscInt k, PetscReal x);
 

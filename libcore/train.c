@@ -194,15 +194,15 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode TrainerLoadCheckpoint(Trainer *tr, const TrainOpts *o, const char path[])
+/* Read and check an open checkpoint; the caller closes the file on success and failure alike. */
+static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char path[], H5io *iop)
 {
-  H5io       io;
+  H5io       io = *iop;
   PetscInt64 v, nl;
   PetscReal  widths[MLP_MAX_LAYERS + 1];
   char       mine[256];
 
   PetscFunctionBeginUser;
-  PetscCall(H5ioOpen(tr->comm, path, &io));
   PetscCall(H5ioReadAttrInt(&io, "/", "format_version", &v));
   PetscCheck(v == CKPT_VERSION, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: checkpoint format version %lld, this build reads %d", path, (long long)v, CKPT_VERSION);
   {
@@ -231,7 +231,19 @@ PetscErrorCode TrainerLoadCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioReadAttrInt(&io, "/", "step", &tr->step));
   PetscCall(H5ioReadAttrInt(&io, "/", "adam_step", &tr->adam.step));
   PetscCall(H5ioReadAttrReal(&io, "/", "last_loss", &tr->last_loss));
-  PetscCall(H5ioClose(&io));
   tr->perm_epoch = -1;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode TrainerLoadCheckpoint(Trainer *tr, const TrainOpts *o, const char path[])
+{
+  H5io           io;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(H5ioOpen(tr->comm, path, &io));
+  ierr = CheckpointRead(tr, o, path, &io);
+  PetscCall(H5ioClose(&io));
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }

@@ -201,11 +201,6 @@ static PetscErrorCode TestGauss(MPI_Comm comm, const Form *f, const Samp *sp, Pe
   PetscFunctionReturn(0);
 }
 
-static PetscReal MixQ0(void *ctx, PetscReal u)
-{
-  return exact_mixture_quantile((const ExactMixture *)ctx, 0.0, u);
-}
-
 /* (b) 1-D two-component mixture. */
 static PetscErrorCode TestMixture(MPI_Comm comm, const Form *f, const Samp *sp, PetscInt N)
 {
@@ -241,7 +236,7 @@ static PetscErrorCode TestMixture(MPI_Comm comm, const Form *f, const Samp *sp, 
   PetscCallMPI(MPI_Allreduce(&r2, &wl, 1, MPIU_REAL, MPI_SUM, comm));
   w0 /= N;
   const PetscReal se_w = sqrt((wl / N - w0 * w0) / N);
-  PetscCall(StatsW1Quantile(comm, nlocal, x, MixQ0, &mx, &w1));
+  PetscCall(StatsW1Quantile(comm, nlocal, x, exact_mixture_quantile0, &mx, &w1));
   /* Statistical floor: the largest W1 of 20 sets of N exact samples (drawn on the same
      partition). For a bimodal law it is dominated by the fluctuation of the weights times the
      distance between the modes. Bound = 1.2 x that floor + 0.005 for discretisation. */
@@ -256,7 +251,7 @@ static PetscErrorCode TestMixture(MPI_Comm comm, const Form *f, const Samp *sp, 
         xe[i]       = mx.mu[k] + mx.s[k] * rng_normal(&r);
       }
       PetscReal we;
-      PetscCall(StatsW1Quantile(comm, nlocal, xe, MixQ0, &mx, &we));
+      PetscCall(StatsW1Quantile(comm, nlocal, xe, exact_mixture_quantile0, &mx, &we));
       w1_ref = PetscMax(w1_ref, we);
     }
     PetscCall(PetscFree(xe));

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "exact.h"
 #include "h5io.h"
+#include "model.h"
 #include "sampler.h"
 #include "stats.h"
 #include <math.h>
@@ -15,8 +16,10 @@ static const char *const ProblemTypes[] = {"gauss", "mixture", "ProblemType", "P
 typedef struct {
   ProblemType problem;
   PetscInt    n_samples, dim, cond_dim;
-  PetscReal   cond[16];
+  PetscReal   cond[1024];
+  PetscInt    ncond_given;
   char        output[PETSC_MAX_PATH_LEN];
+  char        model[PETSC_MAX_PATH_LEN];
   Sched       sch;
   SamplerOpts so;
   PetscBool   help;
@@ -24,14 +27,16 @@ typedef struct {
 
 static PetscErrorCode ProcessOptions(MPI_Comm comm, SampleCtx *c)
 {
-  PetscInt ncond = 16;
+  PetscInt  ncond = 1024;
+  PetscBool set   = PETSC_FALSE;
 
   PetscFunctionBeginUser;
   c->problem   = PROBLEM_GAUSS;
   c->n_samples = 20000;
   c->dim       = 30;
   c->cond_dim  = 2;
-  for (PetscInt j = 0; j < 16; j++) c->cond[j] = (j % 2) ? -0.5 : 0.5;
+  for (PetscInt j = 0; j < 1024; j++) c->cond[j] = (j % 2) ? -0.5 : 0.5;
+  c->model[0] = 0;
   PetscCall(PetscStrncpy(c->output, "samples.h5", sizeof(c->output)));
   PetscCall(SchedSetDefaults(&c->sch));
   PetscCall(SamplerOptsSetDefaults(&c->so));
@@ -42,9 +47,11 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, SampleCtx *c)
   PetscCall(PetscOptionsInt("-n_samples", "Number of samples (split over the ranks)", "sample", c->n_samples, &c->n_samples, NULL));
   PetscCall(PetscOptionsInt("-dim", "gauss: dimension of x", "sample", c->dim, &c->dim, NULL));
   PetscCall(PetscOptionsInt("-cond_dim", "gauss: dimension of the conditioning vector (<= 16)", "sample", c->cond_dim, &c->cond_dim, NULL));
-  PetscCall(PetscOptionsRealArray("-cond", "gauss: the conditioning vector c (comma separated)", "sample", c->cond, &ncond, NULL));
+  PetscCall(PetscOptionsString("-model", "Sample this trained model (from pdediff train) instead of an exact-score -problem", "sample", c->model, c->model, sizeof(c->model), NULL));
+  PetscCall(PetscOptionsRealArray("-cond", "The conditioning vector (comma separated): y for -model (n_y values, data units), c for gauss", "sample", c->cond, &ncond, &set));
   PetscCall(PetscOptionsString("-output", "HDF5 file for the samples (written as FILE.partial, renamed when complete)", "sample", c->output, c->output, sizeof(c->output), NULL));
   PetscOptionsEnd();
+  c->ncond_given = set ? ncond : 0;
   PetscCall(SchedSetFromOptions(comm, NULL, &c->sch));
   PetscCall(SamplerOptsSetFromOptions(comm, NULL, &c->so));
   if (c->help) PetscFunctionReturn(0);
@@ -58,7 +65,65 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, SampleCtx *c)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode CmdSample(MPI_Comm comm)
+/* Sample a trained model at one condition y: the sampler runs in the model's normalised
+   coordinates (the ones it was trained in), the samples are written in data units. */
+static PetscErrorCode SampleModel(MPI_Comm comm, SampleCtx *c)
+{
+  Model         m;
+  ModelScoreCtx sc;
+  ScoreModel    sm;
+  SamplerStats  st, gst;
+  PetscInt      nlocal;
+  PetscInt64    first;
+  PetscReal    *x, *cond, *mean, *sd;
+  char          desc[256];
+  H5io          io;
+
+  PetscFunctionBeginUser;
+  PetscCall(ModelLoad(comm, c->model, &m));
+  PetscCheck(m.mask == PETSC_FALSE, comm, PETSC_ERR_SUP, "%s takes a sensor mask; 'pdediff sample -model' samples models without one", c->model);
+  PetscCheck(c->ncond_given == m.ny, comm, PETSC_ERR_ARG_SIZ, "-cond has %" PetscInt_FMT " values but the model %s is conditioned on n_y = %" PetscInt_FMT ": give -cond y_1,...,y_%" PetscInt_FMT, c->ncond_given, c->model, m.ny, m.ny);
+  PetscCall(SamplerPartition(comm, c->n_samples, &nlocal, &first));
+  PetscCall(PetscMalloc4((size_t)PetscMax(nlocal, 1) * m.nx, &x, (size_t)PetscMax(nlocal, 1) * PetscMax(m.ny, 1), &cond, m.nx, &mean, m.nx, &sd));
+  for (PetscInt i = 0; i < nlocal; i++)
+    for (PetscInt j = 0; j < m.ny; j++) cond[(size_t)i * m.ny + j] = c->cond[j];
+  ModelNormalizeYReal(&m, nlocal, cond);
+  PetscCall(ModelScoreCtxCreate(&m, c->so.chunk, &sc));
+  ModelScoreModel(&sc, &sm);
+  PetscCall(SamplerRun(&m.sch, &c->so, &sm, nlocal, first, m.ny ? cond : NULL, x, &st, NULL, NULL));
+  PetscCall(SamplerStatsReduce(comm, &st, &gst));
+  ModelDenormalizeXReal(&m, nlocal, x);
+  for (PetscInt i = 0; i < nlocal; i++)
+    for (PetscInt j = 0; j < m.ny; j++) cond[(size_t)i * m.ny + j] = c->cond[j];
+  PetscCall(StatsMoments(comm, nlocal, m.nx, x, mean, sd));
+  PetscCall(SchedDescribe(&m.sch, desc, sizeof(desc)));
+  PetscCall(PetscPrintf(comm, "pdediff sample: model %s (%s), %s sampler, %" PetscInt_FMT " samples\n", c->model, desc, SamplerTypes[c->so.type], c->n_samples));
+  PetscCall(PetscPrintf(comm, "  score evaluations %" PetscInt64_FMT " (%.1f per sample), wall %.3f s\n", gst.score_evals, (double)gst.score_evals / c->n_samples, gst.time));
+  for (PetscInt j = 0; j < PetscMin(m.nx, 8); j++) PetscCall(PetscPrintf(comm, "  x[%" PetscInt_FMT "]: mean %.6g std %.6g\n", j, mean[j], sd[j]));
+  if (c->output[0]) {
+    PetscCall(H5ioCreate(comm, c->output, &io));
+    PetscCall(H5ioWriteProvenance(&io, "pdediff sample"));
+    PetscCall(H5ioAttrString(&io, "/", "model", c->model));
+    PetscCall(H5ioAttrString(&io, "/", "formulation", desc));
+    PetscCall(H5ioAttrString(&io, "/", "sampler", SamplerTypes[c->so.type]));
+    PetscCall(H5ioAttrReal(&io, "/", "sampler_alpha", c->so.type == SAMPLER_SDE ? c->so.alpha : 0.0));
+    PetscCall(H5ioAttrInt(&io, "/", "sampler_seed", c->so.seed));
+    PetscCall(H5ioAttrInt(&io, "/", "score_evaluations", gst.score_evals));
+    PetscCall(H5ioAttrReal(&io, "/", "sampling_wall_seconds", gst.time));
+    PetscCall(H5ioWriteRows(&io, "samples", c->n_samples, m.nx, first, nlocal, x, "sample,component", "as the training x", "samples of x | y at t = eps, in data units, one row per sample"));
+    if (m.ny) PetscCall(H5ioWriteReplicated(&io, "condition", m.ny, 0, c->cond, "condition_component", "as the training y", "the condition y all samples share"));
+    PetscCall(H5ioWriteReplicated(&io, "sample_mean", m.nx, 0, mean, "component", "as the training x", "mean over all samples"));
+    PetscCall(H5ioWriteReplicated(&io, "sample_std", m.nx, 0, sd, "component", "as the training x", "standard deviation over all samples"));
+    PetscCall(H5ioCommit(&io));
+    PetscCall(PetscPrintf(comm, "  wrote %s\n", c->output));
+  }
+  PetscCall(ModelScoreCtxDestroy(&sc));
+  PetscCall(PetscFree4(x, cond, mean, sd));
+  PetscCall(ModelDestroy(&m));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode CmdSample(MPI_Comm comm, int *status)
 {
   SampleCtx    c;
   ExactGauss   g;
@@ -74,6 +139,10 @@ PetscErrorCode CmdSample(MPI_Comm comm)
   PetscFunctionBeginUser;
   PetscCall(ProcessOptions(comm, &c));
   if (c.help) PetscFunctionReturn(0);
+  if (c.model[0]) {
+    PetscCall(SampleModel(comm, &c));
+    PetscFunctionReturn(0);
+  }
   PetscCall(SamplerPartition(comm, c.n_samples, &nlocal, &first));
   PetscCall(PetscMalloc3((size_t)PetscMax(nlocal, 1) * c.dim, &x, c.dim, &mean, c.dim, &sd));
   if (c.problem == PROBLEM_GAUSS) {

@@ -7,9 +7,12 @@
 typedef struct {
   const char *name;
   const char *summary;
-  PetscErrorCode (*run)(MPI_Comm comm); /* parses its options (prints them with -help) and runs */
+  /* parses its options (prints them with -help) and runs; *status is the process exit status
+     (0 unless the command sets it, e.g. 75 for a training run stopped by a signal) */
+  PetscErrorCode (*run)(MPI_Comm comm, int *status);
 } PdeCommand;
 
-PetscErrorCode CmdSample(MPI_Comm comm);
+PetscErrorCode CmdSample(MPI_Comm comm, int *status);
+PetscErrorCode CmdTrain(MPI_Comm comm, int *status);
 
 #endif

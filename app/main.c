@@ -6,7 +6,8 @@
 #include <string.h>
 
 static const PdeCommand commands[] = {
-  {"sample", "draw samples with the reverse SDE/ODE samplers (exact-score test problems: gauss, mixture)", CmdSample},
+  {"train", "train a conditional score network on (x, y) pairs from an HDF5 file; writes the model file", CmdTrain},
+  {"sample", "draw samples with the reverse SDE/ODE samplers from a trained model (-model) or an exact-score test problem", CmdSample},
 };
 static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));
 
@@ -26,7 +27,7 @@ int main(int argc, char **argv)
 {
   const PdeCommand *cmd  = NULL;
   PetscBool         help = PETSC_FALSE;
-  int               rank;
+  int               rank, status = 0;
 
   /* Find the sub-command before PETSc sees the arguments: it is the first non-option word. */
   if (argc >= 2 && argv[1][0] != '-') {
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
       if (!rank) PrintUsage(stdout);
       for (int i = 0; i < ncommands; i++) {
         if (!rank) printf("\n==== pdediff %s ====\n", commands[i].name);
-        PetscCall(commands[i].run(PETSC_COMM_WORLD));
+        PetscCall(commands[i].run(PETSC_COMM_WORLD, &status));
       }
       PetscCall(PetscFinalize());
       return 0;
@@ -61,7 +62,7 @@ int main(int argc, char **argv)
     PetscCall(PetscFinalize());
     return 2;
   }
-  PetscCall(cmd->run(PETSC_COMM_WORLD));
+  PetscCall(cmd->run(PETSC_COMM_WORLD, &status));
   PetscCall(PetscFinalize());
-  return 0;
+  return status;
 }

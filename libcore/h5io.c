@@ -319,3 +319,68 @@ PetscErrorCode H5ioReadAttrReal(H5io *io, const char obj[], const char name[], P
   *value = (PetscReal)v;
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode H5ioHasAttr(H5io *io, const char obj[], const char name[], PetscBool *has)
+{
+  hid_t oid;
+  htri_t e;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenObject(io, obj, &oid));
+  PetscCallH5(e = H5Aexists(oid, name));
+  PetscCallH5(H5Oclose(oid));
+  *has = e > 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioDatasetShape(H5io *io, const char name[], PetscInt64 *nrows, PetscInt *ncols)
+{
+  hid_t   dset, space;
+  int     nd;
+  hsize_t dims[2] = {0, 0};
+
+  PetscFunctionBeginUser;
+  PetscCheck(H5Lexists(io->file, name, H5P_DEFAULT) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s has no dataset '%s': check the dataset name option or the file", io->final_path, name);
+  PetscCallH5(dset = H5Dopen2(io->file, name, H5P_DEFAULT));
+  PetscCallH5(space = H5Dget_space(dset));
+  PetscCallH5(nd = H5Sget_simple_extent_ndims(space));
+  PetscCheck(nd == 1 || nd == 2, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' has %d dimensions, expected a 1-D or 2-D (samples x components) array", io->final_path, name, nd);
+  PetscCallH5(H5Sget_simple_extent_dims(space, dims, NULL));
+  PetscCallH5(H5Sclose(space));
+  PetscCallH5(H5Dclose(dset));
+  *nrows = (PetscInt64)dims[0];
+  *ncols = nd == 2 ? (PetscInt)dims[1] : 0;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioReadRowsFloat(H5io *io, const char name[], PetscInt ncols, PetscInt64 row0, PetscInt nlocal, float data[])
+{
+  hid_t      dset, fspace, mspace, dxpl;
+  PetscInt64 nrows;
+  PetscInt   nc;
+  hsize_t    start[2], count[2];
+  const int  nd = ncols > 0 ? 2 : 1;
+
+  PetscFunctionBeginUser;
+  PetscCall(H5ioDatasetShape(io, name, &nrows, &nc));
+  PetscCheck(nc == ncols, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' has %" PetscInt_FMT " columns, expected %" PetscInt_FMT, io->final_path, name, nc, ncols);
+  PetscCheck(row0 >= 0 && row0 + nlocal <= nrows, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' has %lld rows, cannot read rows %lld..%lld", io->final_path, name, (long long)nrows, (long long)row0, (long long)(row0 + nlocal - 1));
+  PetscCallH5(dset = H5Dopen2(io->file, name, H5P_DEFAULT));
+  PetscCallH5(fspace = H5Dget_space(dset));
+  start[0] = (hsize_t)row0;
+  start[1] = 0;
+  count[0] = (hsize_t)nlocal;
+  count[1] = (hsize_t)ncols;
+  if (nlocal > 0) PetscCallH5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL));
+  else PetscCallH5(H5Sselect_none(fspace));
+  PetscCallH5(mspace = H5Screate_simple(nd, count, NULL));
+  if (nlocal == 0) PetscCallH5(H5Sselect_none(mspace));
+  PetscCallH5(dxpl = H5Pcreate(H5P_DATASET_XFER));
+  PetscCallH5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
+  PetscCallH5(H5Dread(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, data));
+  PetscCallH5(H5Pclose(dxpl));
+  PetscCallH5(H5Sclose(mspace));
+  PetscCallH5(H5Sclose(fspace));
+  PetscCallH5(H5Dclose(dset));
+  PetscFunctionReturn(0);
+}

@@ -54,9 +54,17 @@ PetscErrorCode H5ioClose(H5io *io);
    (ncols = 0: 1-D of nrows) elements; the error names the file, the dataset and both shapes. */
 PetscErrorCode H5ioReadFloat(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, float data[]);
 PetscErrorCode H5ioReadReal(H5io *io, const char name[], PetscInt64 nrows, PetscInt ncols, PetscReal data[]);
+/* Shape of a dataset: *nrows x *ncols (*ncols = 0 for 1-D); the error names the file and the
+   dataset when it is missing or has more than 2 dimensions. */
+PetscErrorCode H5ioDatasetShape(H5io *io, const char name[], PetscInt64 *nrows, PetscInt *ncols);
+/* Collective. Read rows row0 .. row0+nlocal-1 of a 2-D dataset (or of a 1-D one when ncols = 0)
+   into data as float, each rank its own block (converted by HDF5 from the stored type). */
+PetscErrorCode H5ioReadRowsFloat(H5io *io, const char name[], PetscInt ncols, PetscInt64 row0, PetscInt nlocal, float data[]);
 /* Read scalar attributes of an object ("/" for the root); the error names file, object and attribute. */
 PetscErrorCode H5ioReadAttrInt(H5io *io, const char obj[], const char name[], PetscInt64 *value);
 PetscErrorCode H5ioReadAttrReal(H5io *io, const char obj[], const char name[], PetscReal *value);
+/* Whether the attribute exists on the object. */
+PetscErrorCode H5ioHasAttr(H5io *io, const char obj[], const char name[], PetscBool *has);
 
 /* Attributes on the file root (path "/") or any existing object path. Collective. */
 PetscErrorCode H5ioAttrString(H5io *io, const char obj[], const char name[], const char value[]);

@@ -1,6 +1,37 @@
 #include "train.h"
 #include "rng.h"
 #include <math.h>
+#include <signal.h>
+#include <string.h>
+
+/* Set by the handler, read once per step: the only thing a handler may safely do. */
+static volatile sig_atomic_t train_signal = 0;
+static void TrainSignalHandler(int sig) { train_signal = sig; }
+
+typedef struct {
+  struct sigaction term, usr1;
+} TrainSignalSave;
+
+/* Replace PETSc's handlers for SIGTERM/SIGUSR1 (which would abort) by the flag setter. */
+static PetscErrorCode TrainSignalsInstall(TrainSignalSave *save)
+{
+  struct sigaction sa;
+
+  PetscFunctionBeginUser;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = TrainSignalHandler;
+  sigemptyset(&sa.sa_mask);
+  train_signal = 0;
+  PetscCheck(!sigaction(SIGTERM, &sa, &save->term) && !sigaction(SIGUSR1, &sa, &save->usr1), PETSC_COMM_SELF, PETSC_ERR_SYS, "sigaction failed: cannot catch SIGTERM/SIGUSR1");
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode TrainSignalsRestore(TrainSignalSave *save)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!sigaction(SIGTERM, &save->term, NULL) && !sigaction(SIGUSR1, &save->usr1, NULL), PETSC_COMM_SELF, PETSC_ERR_SYS, "sigaction failed while restoring handlers");
+  PetscFunctionReturn(0);
+}
 
 static PetscLogEvent TRAIN_STEP_EVENT, TRAIN_ALLREDUCE_EVENT;
 
@@ -25,6 +56,8 @@ PetscErrorCode TrainOptsSetDefaults(TrainOpts *o)
   o->batch        = 1000;
   o->seed         = 0;
   o->log_interval = 10.0;
+  o->ckpt_interval = 0;
+  o->test_signal_step = -1;
   PetscFunctionReturn(0);
 }
 
@@ -36,11 +69,18 @@ PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], Train
   PetscCall(PetscOptionsInt("-train_batch", "Global batch size (split over the ranks)", "train", o->batch, &o->batch, NULL));
   PetscCall(PetscOptionsInt("-train_seed", "Seed of the batch permutations, diffusion times and noises", "train", o->seed, &o->seed, NULL));
   PetscCall(PetscOptionsReal("-train_log_interval", "Seconds between progress lines", "train", o->log_interval, &o->log_interval, NULL));
+  PetscCall(PetscOptionsReal("-train_checkpoint_interval", "Seconds between checkpoints (0: only at the end and on SIGTERM/SIGUSR1)", "train", o->ckpt_interval, &o->ckpt_interval, NULL));
+  {
+    PetscInt ts = (PetscInt)o->test_signal_step;
+    PetscCall(PetscOptionsInt("-train_test_signal_step", "Testing: the last rank raises SIGUSR1 at this step (-1: never)", "train", ts, &ts, NULL));
+    o->test_signal_step = ts;
+  }
   PetscOptionsEnd();
   PetscCheck(o->epochs > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_epochs %" PetscInt_FMT ": must be > 0", o->epochs);
   PetscCheck(o->batch > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_batch %" PetscInt_FMT ": must be > 0", o->batch);
   PetscCheck(o->seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_seed %" PetscInt_FMT ": must be >= 0", o->seed);
   PetscCheck(o->log_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_log_interval %g: must be >= 0", (double)o->log_interval);
+  PetscCheck(o->ckpt_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_checkpoint_interval %g: must be >= 0 seconds", (double)o->ckpt_interval);
   PetscFunctionReturn(0);
 }
 
@@ -63,13 +103,21 @@ PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed
   tr->arch       = *a;
   tr->step       = 0;
   tr->last_loss  = NAN;
+  tr->epoch_loss = NAN;
+  tr->epoch_loss_sum = 0;
+  tr->epoch_loss_n   = 0;
+  tr->state      = TRAIN_RUNNING;
+  tr->signal     = 0;
+  tr->meta       = NULL;
+  tr->ckpt_path[0] = 0;
+  tr->nckpt      = 0;
   tr->perm_epoch = -1;
   PetscCall(PetscMalloc1(a->nparams, &tr->params));
   PetscCall(MlpInitParams_f(a, (uint64_t)init_seed, tr->params));
   PetscCall(AdamCreate(ao, a->nparams, &tr->adam));
   const PetscInt B = (PetscInt)PetscMin((PetscInt64)o->batch, d->N); /* most rows one rank can get */
   PetscCall(DsmWorkCreate(a, d->nx, d->ncond, PetscMax(B, 1), &tr->dw));
-  PetscCall(PetscMalloc1(a->nparams + 1, &tr->gbuf));
+  PetscCall(PetscMalloc1(a->nparams + 3, &tr->gbuf));
   PetscCall(PetscMalloc5((size_t)B * d->nx, &tr->bx, (size_t)B * PetscMax(d->ncond, 1), &tr->bc, (size_t)B * d->nx, &tr->bz, B, &tr->bt, d->N, &tr->perm));
   PetscFunctionReturn(0);
 }
@@ -99,18 +147,38 @@ static void EpochPermutation(PetscInt64 N, PetscInt seed, PetscInt64 epoch, Pets
   }
 }
 
-PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[])
+PetscErrorCode TrainerSetCheckpoint(Trainer *tr, const Model *meta, const char path[])
+{
+  PetscFunctionBeginUser;
+  if (meta) PetscCheck(meta->arch.nparams == tr->arch.nparams, tr->comm, PETSC_ERR_ARG_INCOMP, "TrainerSetCheckpoint: the model description is for another architecture");
+  tr->meta = meta;
+  PetscCall(PetscStrncpy(tr->ckpt_path, path ? path : "", sizeof(tr->ckpt_path)));
+  PetscFunctionReturn(0);
+}
+
+/* Every entry finite? One pass over the reduced buffer: O(nparams), negligible next to the GEMMs. */
+static PetscInt64 FirstNonFinite(PetscInt64 n, const float v[])
+{
+  for (PetscInt64 i = 0; i < n; i++)
+    if (!isfinite(v[i])) return i;
+  return -1;
+}
+
+static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[])
 {
   const PetscInt64 spe = train_steps_per_epoch(d, o), np = tr->arch.nparams;
   const PetscInt   nx = d->nx, nc = d->ncond;
-  PetscLogDouble   t0, tlast, tnow;
-  PetscMPIInt      rank;
+  PetscLogDouble   t0, tlast, tnow, tckpt;
+  PetscMPIInt      rank, size;
+  PetscInt64       nlog = 0;
+  PetscReal        logsum = 0;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(tr->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(tr->comm, &size));
   PetscCall(PetscTime(&t0));
-  tlast = t0;
-  for (PetscInt64 k = 0; k < nsteps; k++, tr->step++) {
+  tlast = tckpt = t0;
+  for (PetscInt64 k = 0; k < nsteps; k++) {
     const PetscInt64 epoch = tr->step / spe, j = tr->step % spe;
     const PetscInt64 b0 = j * o->batch, b1 = PetscMin(b0 + o->batch, d->N);
     PetscInt         nb = 0;
@@ -137,30 +205,78 @@ PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, c
       for (PetscInt e = 0; e < nc; e++) tr->bc[(size_t)nb * nc + e] = d->c[(size_t)li * nc + e];
       nb++;
     }
-    PetscCall(PetscArrayzero(tr->gbuf, np + 1));
+    PetscCall(PetscArrayzero(tr->gbuf, np + 3));
     if (nb) PetscCall(DsmLossGrad(sch, &tr->arch, tr->params, nb, tr->bx, nc ? tr->bc : NULL, tr->bt, tr->bz, 1.0 / (PetscReal)(b1 - b0), tr->gbuf, &lsum, &tr->dw));
-    tr->gbuf[np] = (float)lsum;
-    /* one collective per step: gradient and loss together */
+    if (o->test_signal_step == tr->step && rank == size - 1) raise(SIGUSR1);
+    tr->gbuf[np]     = (float)lsum;
+    tr->gbuf[np + 1] = (float)train_signal; /* a signal seen on any rank stops every rank */
+    if (!rank && tr->ckpt_path[0] && o->ckpt_interval > 0) {
+      PetscCall(PetscTime(&tnow));
+      tr->gbuf[np + 2] = (float)(tnow - tckpt >= o->ckpt_interval); /* rank 0's clock decides for all */
+    }
+    /* one collective per step: gradient, loss and the two flags together */
     PetscCall(PetscLogEventBegin(TRAIN_ALLREDUCE_EVENT, 0, 0, 0, 0));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->gbuf, (PetscMPIInt)(np + 1), MPI_FLOAT, MPI_SUM, tr->comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, tr->gbuf, (PetscMPIInt)(np + 3), MPI_FLOAT, MPI_SUM, tr->comm));
     PetscCall(PetscLogEventEnd(TRAIN_ALLREDUCE_EVENT, 0, 0, 0, 0));
     tr->last_loss = tr->gbuf[np] / (PetscReal)(b1 - b0);
-    PetscCheck(PetscIsNormalReal(tr->last_loss) || tr->last_loss == 0, tr->comm, PETSC_ERR_FP, "Training diverged: the loss is %g at step %" PetscInt64_FMT " (epoch %" PetscInt64_FMT "); lower -adam_lr or check the data for NaN/Inf", (double)tr->last_loss, tr->step, epoch);
+    PetscCheck(isfinite(tr->last_loss), tr->comm, PETSC_ERR_FP, "Training diverged: the loss is %g at step %" PetscInt64_FMT " (epoch %" PetscInt64_FMT "); the weights were not updated and the last checkpoint is intact. Lower -adam_lr or check the training data", (double)tr->last_loss, tr->step, epoch);
+    {
+      const PetscInt64 bad = FirstNonFinite(np, tr->gbuf);
+      PetscCheck(bad < 0, tr->comm, PETSC_ERR_FP, "Training diverged: gradient entry %" PetscInt64_FMT " is %g at step %" PetscInt64_FMT " (epoch %" PetscInt64_FMT "); the weights were not updated and the last checkpoint is intact. Lower -adam_lr or check the training data", bad, (double)tr->gbuf[bad >= 0 ? bad : 0], tr->step, epoch);
+    }
     PetscCall(AdamStep(&tr->adam, tr->params, tr->gbuf));
     if (loss) loss[k] = tr->last_loss;
+    tr->step++;
+    tr->epoch_loss_sum += tr->last_loss;
+    tr->epoch_loss_n++;
+    if (tr->step % spe == 0) { /* an epoch completed */
+      tr->epoch_loss     = tr->epoch_loss_sum / (PetscReal)tr->epoch_loss_n;
+      tr->epoch_loss_sum = 0;
+      tr->epoch_loss_n   = 0;
+    }
+    logsum += tr->last_loss;
+    nlog++;
     PetscCall(PetscLogEventEnd(TRAIN_STEP_EVENT, 0, 0, 0, 0));
     PetscCall(PetscTime(&tnow));
     if (o->log_interval > 0 && tnow - tlast >= o->log_interval) {
       const double rate = (double)((k + 1) * o->batch) / (tnow - t0);
-      PetscCall(PetscPrintf(tr->comm, "train: step %" PetscInt64_FMT " epoch %" PetscInt64_FMT " loss %.5f  %.0f samples/s  ETA %.0f s\n", tr->step + 1, epoch, (double)tr->last_loss, rate, (nsteps - k - 1) * (double)o->batch / rate));
-      tlast = tnow;
+      PetscCall(PetscPrintf(tr->comm, "train: step %" PetscInt64_FMT " epoch %" PetscInt64_FMT " loss %.5f (mean of %" PetscInt64_FMT " steps)  %.0f samples/s  ETA %.0f s\n", tr->step, epoch, (double)(logsum / nlog), nlog, rate, (nsteps - k - 1) * (double)o->batch / rate));
+      tlast  = tnow;
+      logsum = 0;
+      nlog   = 0;
+    }
+    if (tr->gbuf[np + 1] > 0) { /* SIGTERM/SIGUSR1: checkpoint and stop */
+      tr->state  = TRAIN_INTERRUPTED;
+      tr->signal = (PetscInt)train_signal; /* 0 on ranks that only heard of it */
+      PetscCall(PetscPrintf(tr->comm, "train: signal received; stopping after step %" PetscInt64_FMT "%s%s\n", tr->step, tr->ckpt_path[0] ? ", checkpoint " : " (no checkpoint file set)", tr->ckpt_path));
+      if (tr->ckpt_path[0]) PetscCall(TrainerSaveCheckpoint(tr, o, tr->ckpt_path));
+      PetscFunctionReturn(0);
+    }
+    if (tr->gbuf[np + 2] > 0) {
+      PetscCall(TrainerSaveCheckpoint(tr, o, tr->ckpt_path));
+      PetscCall(PetscTime(&tckpt));
     }
   }
+  tr->state = TRAIN_DONE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[])
+{
+  TrainSignalSave save;
+  PetscErrorCode  ierr;
+
+  PetscFunctionBeginUser;
+  tr->state = TRAIN_RUNNING;
+  PetscCall(TrainSignalsInstall(&save));
+  ierr = TrainerStepsInner(tr, sch, d, o, nsteps, loss);
+  PetscCall(TrainSignalsRestore(&save));
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 
 #define CKPT_MAGIC   "pdediff-checkpoint"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 
 PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char path[])
 {
@@ -175,7 +291,6 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioWriteProvenance(&io, "pdediff checkpoint"));
   PetscCall(H5ioAttrString(&io, "/", "format", CKPT_MAGIC));
   PetscCall(H5ioAttrInt(&io, "/", "format_version", CKPT_VERSION));
-  PetscCall(H5ioAttrString(&io, "/", "architecture", arch));
   PetscCall(H5ioAttrInt(&io, "/", "step", tr->step));
   PetscCall(H5ioAttrInt(&io, "/", "train_seed", o->seed));
   PetscCall(H5ioAttrInt(&io, "/", "train_batch", o->batch));
@@ -186,11 +301,19 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioAttrReal(&io, "/", "adam_eps", tr->adam.o.eps));
   PetscCall(H5ioAttrReal(&io, "/", "adam_weight_decay", tr->adam.o.weight_decay));
   PetscCall(H5ioAttrReal(&io, "/", "last_loss", tr->last_loss));
-  PetscCall(H5ioWriteReplicated(&io, "layer_widths", tr->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs, hidden layers, outputs"));
-  PetscCall(H5ioWriteReplicatedFloat(&io, "params", tr->arch.nparams, 0, tr->params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in)"));
+  PetscCall(H5ioAttrReal(&io, "/", "epoch_loss", tr->epoch_loss));
+  PetscCall(H5ioAttrReal(&io, "/", "epoch_loss_sum", tr->epoch_loss_sum));
+  PetscCall(H5ioAttrInt(&io, "/", "epoch_loss_n", tr->epoch_loss_n));
+  if (tr->meta) PetscCall(ModelWriteH5(&io, tr->meta, tr->params)); /* a checkpoint is also a model */
+  else {
+    PetscCall(H5ioAttrString(&io, "/", "architecture", arch));
+    PetscCall(H5ioWriteReplicated(&io, "layer_widths", tr->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs, hidden layers, outputs"));
+    PetscCall(H5ioWriteReplicatedFloat(&io, "params", tr->arch.nparams, 0, tr->params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in)"));
+  }
   PetscCall(H5ioWriteReplicatedFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m, "parameter", "dimensionless", "Adam first moments"));
   PetscCall(H5ioWriteReplicatedFloat(&io, "adam_v", tr->arch.nparams, 0, tr->adam.v, "parameter", "dimensionless", "Adam second moments"));
   PetscCall(H5ioCommit(&io));
+  tr->nckpt++;
   PetscFunctionReturn(0);
 }
 
@@ -206,14 +329,8 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioReadAttrInt(&io, "/", "format_version", &v));
   PetscCheck(v == CKPT_VERSION, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: checkpoint format version %lld, this build reads %d", path, (long long)v, CKPT_VERSION);
   {
-    hid_t   ds, sp;
-    hsize_t n;
-    PetscCallH5(ds = H5Dopen2(io.file, "layer_widths", H5P_DEFAULT));
-    PetscCallH5(sp = H5Dget_space(ds));
-    PetscCallH5(H5Sget_simple_extent_dims(sp, &n, NULL));
-    PetscCallH5(H5Sclose(sp));
-    PetscCallH5(H5Dclose(ds));
-    nl = (PetscInt64)n;
+    PetscInt nc;
+    PetscCall(H5ioDatasetShape(&io, "layer_widths", &nl, &nc));
   }
   PetscCall(MlpArchView(&tr->arch, mine, sizeof(mine)));
   PetscCheck(nl >= 2 && nl <= MLP_MAX_LAYERS + 1, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "%s: layer_widths has %lld entries", path, (long long)nl);
@@ -221,6 +338,17 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   PetscBool same = (PetscBool)(nl == tr->arch.nlayers + 1);
   for (PetscInt l = 0; same && l < nl; l++) same = (PetscBool)((PetscInt)widths[l] == tr->arch.width[l]);
   PetscCheck(same, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s is for a different network than this run builds (%s): check -net_layers/-net_width and the data dimensions, or start without -restart", path, mine);
+  if (tr->meta) {
+    Model          ck;
+    PetscBool      same;
+    char           why[512];
+    PetscErrorCode ierr = ModelReadH5(&io, &ck);
+    PetscCheck(!ierr, tr->comm, PETSC_ERR_FILE_UNEXPECTED, "Checkpoint %s holds no model description (written without one?)", path);
+    ierr = ModelCompatible(tr->meta, &ck, &same, why, sizeof(why));
+    PetscCall(ModelDestroy(&ck));
+    PetscCall(ierr);
+    PetscCheck(same, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained for a different problem: %s (this run / checkpoint). Restart with the same data and options, or remove the checkpoint", path, why);
+  }
   PetscCall(H5ioReadAttrInt(&io, "/", "train_seed", &v));
   PetscCheck(v == o->seed, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_seed %lld but this run has %" PetscInt_FMT ": the restart would not continue the same random streams", path, (long long)v, o->seed);
   PetscCall(H5ioReadAttrInt(&io, "/", "train_batch", &v));
@@ -231,6 +359,9 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioReadAttrInt(&io, "/", "step", &tr->step));
   PetscCall(H5ioReadAttrInt(&io, "/", "adam_step", &tr->adam.step));
   PetscCall(H5ioReadAttrReal(&io, "/", "last_loss", &tr->last_loss));
+  PetscCall(H5ioReadAttrReal(&io, "/", "epoch_loss", &tr->epoch_loss));
+  PetscCall(H5ioReadAttrReal(&io, "/", "epoch_loss_sum", &tr->epoch_loss_sum));
+  PetscCall(H5ioReadAttrInt(&io, "/", "epoch_loss_n", &tr->epoch_loss_n));
   tr->perm_epoch = -1;
   PetscFunctionReturn(0);
 }

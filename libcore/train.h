@@ -13,13 +13,22 @@
 #include "adam.h"
 #include "dsm.h"
 #include "h5io.h"
+#include "model.h"
+
+/* Exit status of a run stopped by SIGTERM/SIGUSR1 after writing its checkpoint (sysexits.h
+   EX_TEMPFAIL: "try again later"): job scripts requeue on it. */
+#define PDEDIFF_EXIT_INTERRUPTED 75
 
 typedef struct {
   PetscInt  epochs;       /* passes over the training set (paper: 10,000) */
   PetscInt  batch;        /* global batch size (paper: 1000) */
   PetscInt  seed;         /* keys the permutations, times and noises */
   PetscReal log_interval; /* seconds between progress lines (0 = every epoch) */
+  PetscReal ckpt_interval;/* seconds between checkpoints (0: only at the end and on a signal) */
+  PetscInt64 test_signal_step; /* testing: the last rank raises SIGUSR1 at this step (-1: never) */
 } TrainOpts;
+
+typedef enum { TRAIN_RUNNING = 0, TRAIN_DONE = 1, TRAIN_INTERRUPTED = 2 } TrainState;
 
 typedef struct {
   PetscInt64   N;      /* global number of pairs */
@@ -37,9 +46,18 @@ typedef struct {
   Adam       adam;
   PetscInt64 step;  /* optimisation steps taken */
   PetscReal  last_loss;
+  PetscReal  epoch_loss;      /* mean loss over the last complete epoch (NaN before one) */
+  PetscReal  epoch_loss_sum;  /* running sum over the current epoch */
+  PetscInt64 epoch_loss_n;
+  TrainState state;           /* TRAIN_INTERRUPTED after a signal stopped TrainerSteps */
+  PetscInt   signal;          /* the signal this rank received (0 if another rank got it) */
+  /* checkpointing (TrainerSetCheckpoint) */
+  const Model *meta;          /* data dims, process, normalisation written with the weights */
+  char       ckpt_path[PETSC_MAX_PATH_LEN];
+  PetscInt   nckpt;           /* checkpoints written by this trainer */
   /* work */
   DsmWork    dw;
-  float     *gbuf;  /* nparams + 1: gradient, then the loss sum */
+  float     *gbuf;  /* nparams + 3: gradient, loss sum, signal flag, checkpoint-due flag */
   float     *bx, *bc, *bz;
   PetscReal *bt;
   PetscInt  *perm;  /* permutation of the current epoch */
@@ -47,14 +65,23 @@ typedef struct {
 } Trainer;
 
 PetscErrorCode TrainOptsSetDefaults(TrainOpts *o);
-/* -train_epochs, -train_batch, -train_seed, -train_log_interval; validated. */
+/* -train_epochs, -train_batch, -train_seed, -train_log_interval, -train_checkpoint_interval; validated. */
 PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], TrainOpts *o);
 
 /* Collective. A network with the given architecture initialised from init_seed (same on all ranks). */
 PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed, const AdamOpts *ao, const TrainData *d, const TrainOpts *o, Trainer *tr);
 PetscErrorCode TrainerDestroy(Trainer *tr);
+/* Where (and with which model description) checkpoints go: at every ckpt_interval seconds and
+   when a signal stops training. path "" disables checkpoints. meta (may be NULL) supplies the
+   data dimensions, forward process and normalisation, making a checkpoint loadable as a model. */
+PetscErrorCode TrainerSetCheckpoint(Trainer *tr, const Model *meta, const char path[]);
 /* Collective. Take nsteps steps (continuing from tr->step); loss[k] (if not NULL) receives the
-   global-batch mean loss of each step. Progress lines on rank 0 every log_interval seconds. */
+   global-batch mean loss of each step. Progress lines on rank 0 every log_interval seconds.
+   SIGTERM and SIGUSR1 (what SLURM sends before a time limit) are caught while it runs: the flag
+   travels in the gradient MPI_Allreduce, so every rank stops after the same step; the trainer
+   writes its checkpoint, sets tr->state = TRAIN_INTERRUPTED and returns (the caller exits with
+   PDEDIFF_EXIT_INTERRUPTED). A non-finite loss or gradient is an error naming the step, raised
+   before the update, so no checkpoint with it is ever written. */
 PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[]);
 /* Collective. Write a restartable checkpoint: weights, Adam moments and step, the training step,
    the seed (with the step it is the whole random state: every draw is keyed by (seed, step,

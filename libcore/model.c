@@ -1,0 +1,293 @@
+#include "model.h"
+#include "dsm.h"
+#include <math.h>
+
+const char *const ModelNorms[] = {"none", "minmax", "ModelNorm", "MODEL_NORM_", NULL};
+
+#define MODEL_MAGIC   "pdediff-model"
+#define MODEL_VERSION 1
+
+PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hidden_layers, PetscInt hidden_width, const Sched *sch, PetscInt init_seed, Model *m)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(nx > 0 && ny >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Model dimensions n_x = %" PetscInt_FMT ", n_y = %" PetscInt_FMT ": need n_x > 0 and n_y >= 0", nx, ny);
+  PetscCheck(!mask || ny > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_INCOMP, "A sensor-mask input needs n_y > 0");
+  PetscCall(PetscMemzero(m, sizeof(*m)));
+  m->nx    = nx;
+  m->ny    = ny;
+  m->mask  = mask;
+  m->ncond = mask ? 2 * ny : ny;
+  m->norm  = MODEL_NORM_NONE;
+  m->sch   = *sch;
+  PetscCall(MlpArchCreate(nx + m->ncond + DSM_TIME_EMBED, hidden_layers, hidden_width, nx, &m->arch));
+  PetscCall(PetscMalloc4(nx, &m->x_lo, nx, &m->x_hi, PetscMax(ny, 1), &m->y_lo, PetscMax(ny, 1), &m->y_hi));
+  for (PetscInt i = 0; i < nx; i++) m->x_lo[i] = 0, m->x_hi[i] = 1;
+  for (PetscInt i = 0; i < ny; i++) m->y_lo[i] = 0, m->y_hi[i] = 1;
+  PetscCall(PetscMalloc1(m->arch.nparams, &m->params));
+  PetscCall(MlpInitParams_f(&m->arch, (uint64_t)init_seed, m->params));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelDestroy(Model *m)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree4(m->x_lo, m->x_hi, m->y_lo, m->y_hi));
+  PetscCall(PetscFree(m->params));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ColumnExtrema(MPI_Comm comm, PetscInt n, PetscInt ncols, PetscInt ld, const float v[], PetscReal lo[], PetscReal hi[])
+{
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < ncols; j++) lo[j] = PETSC_MAX_REAL, hi[j] = -PETSC_MAX_REAL;
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < ncols; j++) {
+      const PetscReal a = v[(size_t)i * ld + j];
+      lo[j]             = PetscMin(lo[j], a);
+      hi[j]             = PetscMax(hi[j], a);
+    }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, lo, (PetscMPIInt)ncols, MPIU_REAL, MPI_MIN, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, hi, (PetscMPIInt)ncols, MPIU_REAL, MPI_MAX, comm));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelSetNormalization(MPI_Comm comm, Model *m, ModelNorm norm, PetscInt nlocal, const float x[], const float y[])
+{
+  PetscFunctionBeginUser;
+  m->norm = norm;
+  if (norm == MODEL_NORM_NONE) {
+    for (PetscInt i = 0; i < m->nx; i++) m->x_lo[i] = 0, m->x_hi[i] = 1;
+    for (PetscInt i = 0; i < m->ny; i++) m->y_lo[i] = 0, m->y_hi[i] = 1;
+    PetscFunctionReturn(0);
+  }
+  PetscCall(ColumnExtrema(comm, nlocal, m->nx, m->nx, x, m->x_lo, m->x_hi));
+  if (m->ny) PetscCall(ColumnExtrema(comm, nlocal, m->ny, m->ny, y, m->y_lo, m->y_hi));
+  PetscFunctionReturn(0);
+}
+
+static inline PetscReal Scale(PetscReal lo, PetscReal hi) { return hi > lo ? hi - lo : 1.0; }
+
+void ModelNormalizeX(const Model *m, PetscInt n, float x[])
+{
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < m->nx; j++) x[(size_t)i * m->nx + j] = (float)((x[(size_t)i * m->nx + j] - m->x_lo[j]) / Scale(m->x_lo[j], m->x_hi[j]));
+}
+
+void ModelNormalizeY(const Model *m, PetscInt n, PetscInt ld, float y[])
+{
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < m->ny; j++) y[(size_t)i * ld + j] = (float)((y[(size_t)i * ld + j] - m->y_lo[j]) / Scale(m->y_lo[j], m->y_hi[j]));
+}
+
+void ModelNormalizeYReal(const Model *m, PetscInt n, PetscReal y[])
+{
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < m->ny; j++) y[(size_t)i * m->ny + j] = (y[(size_t)i * m->ny + j] - m->y_lo[j]) / Scale(m->y_lo[j], m->y_hi[j]);
+}
+
+void ModelDenormalizeXReal(const Model *m, PetscInt n, PetscReal x[])
+{
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < m->nx; j++) x[(size_t)i * m->nx + j] = m->x_lo[j] + x[(size_t)i * m->nx + j] * Scale(m->x_lo[j], m->x_hi[j]);
+}
+
+PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
+{
+  PetscReal widths[MLP_MAX_LAYERS + 1];
+  char      arch[256], sde[128];
+
+  PetscFunctionBeginUser;
+  for (PetscInt l = 0; l <= m->arch.nlayers; l++) widths[l] = (PetscReal)m->arch.width[l];
+  PetscCall(MlpArchView(&m->arch, arch, sizeof(arch)));
+  PetscCall(SchedDescribe(&m->sch, sde, sizeof(sde)));
+  PetscCall(H5ioAttrString(io, "/", "model_format", MODEL_MAGIC));
+  PetscCall(H5ioAttrInt(io, "/", "model_format_version", MODEL_VERSION));
+  PetscCall(H5ioAttrString(io, "/", "architecture", arch));
+  PetscCall(H5ioAttrInt(io, "/", "n_x", m->nx));
+  PetscCall(H5ioAttrInt(io, "/", "n_y", m->ny));
+  PetscCall(H5ioAttrInt(io, "/", "mask", m->mask));
+  PetscCall(H5ioAttrString(io, "/", "normalization", ModelNorms[m->norm]));
+  PetscCall(H5ioAttrInt(io, "/", "normalization_id", m->norm));
+  PetscCall(H5ioAttrString(io, "/", "sde", sde));
+  PetscCall(H5ioAttrString(io, "/", "sde_type", SchedTypes[m->sch.type]));
+  PetscCall(H5ioAttrInt(io, "/", "sde_type_id", m->sch.type));
+  PetscCall(H5ioAttrReal(io, "/", "sde_T", m->sch.T));
+  PetscCall(H5ioAttrReal(io, "/", "sde_eps", m->sch.eps));
+  PetscCall(H5ioAttrReal(io, "/", "sde_sigma_max", m->sch.sigma_max));
+  PetscCall(H5ioAttrReal(io, "/", "sde_beta_min", m->sch.beta_min));
+  PetscCall(H5ioAttrReal(io, "/", "sde_beta_max", m->sch.beta_max));
+  PetscCall(H5ioAttrReal(io, "/", "sde_p", m->sch.p));
+  PetscCall(H5ioWriteReplicated(io, "layer_widths", m->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs [x | y | mask | f(t)], hidden layers, outputs"));
+  PetscCall(H5ioWriteReplicatedFloat(io, "params", m->arch.nparams, 0, params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the score of the normalised x"));
+  PetscCall(H5ioWriteReplicated(io, "x_lo", m->nx, 0, m->x_lo, "component", "as x", "normalisation: x_n = (x - x_lo) / (x_hi - x_lo) (training-set minimum)"));
+  PetscCall(H5ioWriteReplicated(io, "x_hi", m->nx, 0, m->x_hi, "component", "as x", "training-set maximum of x"));
+  if (m->ny) {
+    PetscCall(H5ioWriteReplicated(io, "y_lo", m->ny, 0, m->y_lo, "component", "as y", "normalisation: y_n = (y - y_lo) / (y_hi - y_lo) (training-set minimum)"));
+    PetscCall(H5ioWriteReplicated(io, "y_hi", m->ny, 0, m->y_hi, "component", "as y", "training-set maximum of y"));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelReadH5(H5io *io, Model *m)
+{
+  PetscInt64 v, nx, ny, mask, nl, norm;
+  PetscInt   nc;
+  PetscReal  widths[MLP_MAX_LAYERS + 1];
+  Sched      sch;
+  PetscBool  has;
+
+  PetscFunctionBeginUser;
+  PetscCall(H5ioHasAttr(io, "/", "model_format_version", &has));
+  PetscCheck(has, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s is not a pdediff model or checkpoint (no model_format_version attribute); pass the file written by 'pdediff train'", io->final_path);
+  PetscCall(H5ioReadAttrInt(io, "/", "model_format_version", &v));
+  PetscCheck(v == MODEL_VERSION, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: model format version %lld, this build reads %d", io->final_path, (long long)v, MODEL_VERSION);
+  PetscCall(H5ioReadAttrInt(io, "/", "n_x", &nx));
+  PetscCall(H5ioReadAttrInt(io, "/", "n_y", &ny));
+  PetscCall(H5ioReadAttrInt(io, "/", "mask", &mask));
+  PetscCall(H5ioReadAttrInt(io, "/", "normalization_id", &norm));
+  PetscCall(H5ioReadAttrInt(io, "/", "sde_type_id", &v));
+  PetscCheck(v >= SCHED_VE && v <= SCHED_XI && norm >= 0 && norm <= 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown sde_type_id or normalization_id (corrupt file?)", io->final_path);
+  sch.type = (SchedType)v;
+  PetscCall(H5ioReadAttrReal(io, "/", "sde_T", &sch.T));
+  PetscCall(H5ioReadAttrReal(io, "/", "sde_eps", &sch.eps));
+  PetscCall(H5ioReadAttrReal(io, "/", "sde_sigma_max", &sch.sigma_max));
+  PetscCall(H5ioReadAttrReal(io, "/", "sde_beta_min", &sch.beta_min));
+  PetscCall(H5ioReadAttrReal(io, "/", "sde_beta_max", &sch.beta_max));
+  PetscCall(H5ioReadAttrReal(io, "/", "sde_p", &sch.p));
+  PetscCall(SchedValidate(&sch));
+  PetscCall(H5ioDatasetShape(io, "layer_widths", &nl, &nc));
+  PetscCheck(nc == 0 && nl >= 3 && nl <= MLP_MAX_LAYERS + 1, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: layer_widths has %lld entries (corrupt file?)", io->final_path, (long long)nl);
+  PetscCall(H5ioReadReal(io, "layer_widths", nl, 0, widths));
+  for (PetscInt l = 1; l + 1 < nl; l++)
+    PetscCheck(widths[l] == widths[1], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: hidden layers of unequal width are not supported", io->final_path);
+  PetscCall(ModelCreate((PetscInt)nx, (PetscInt)ny, mask ? PETSC_TRUE : PETSC_FALSE, (PetscInt)nl - 2, (PetscInt)widths[1], &sch, 0, m));
+  PetscCheck(m->arch.width[0] == (PetscInt)widths[0] && m->arch.width[nl - 1] == (PetscInt)widths[nl - 1], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: layer_widths do not match n_x = %lld, n_y = %lld, mask = %lld (corrupt file?)", io->final_path, (long long)nx, (long long)ny, (long long)mask);
+  m->norm = (ModelNorm)norm;
+  PetscCall(H5ioReadFloat(io, "params", m->arch.nparams, 0, m->params));
+  PetscCall(H5ioReadReal(io, "x_lo", m->nx, 0, m->x_lo));
+  PetscCall(H5ioReadReal(io, "x_hi", m->nx, 0, m->x_hi));
+  if (m->ny) {
+    PetscCall(H5ioReadReal(io, "y_lo", m->ny, 0, m->y_lo));
+    PetscCall(H5ioReadReal(io, "y_hi", m->ny, 0, m->y_hi));
+  }
+  for (PetscInt64 i = 0; i < m->arch.nparams; i++) PetscCheck(isfinite(m->params[i]), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: parameter %lld is not finite (corrupt file?)", io->final_path, (long long)i);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, char why[], size_t len)
+{
+  char sa[128], sb[128], aa[256], ab[256];
+
+  PetscFunctionBeginUser;
+  *same = PETSC_FALSE;
+  PetscCall(MlpArchView(&a->arch, aa, sizeof(aa)));
+  PetscCall(MlpArchView(&b->arch, ab, sizeof(ab)));
+  PetscCall(SchedDescribe(&a->sch, sa, sizeof(sa)));
+  PetscCall(SchedDescribe(&b->sch, sb, sizeof(sb)));
+  if (a->nx != b->nx || a->ny != b->ny || a->mask != b->mask) {
+    PetscCall(PetscSNPrintf(why, len, "data dimensions n_x %" PetscInt_FMT " / %" PetscInt_FMT ", n_y %" PetscInt_FMT " / %" PetscInt_FMT ", mask %d / %d", a->nx, b->nx, a->ny, b->ny, (int)a->mask, (int)b->mask));
+    PetscFunctionReturn(0);
+  }
+  if (strcmp(aa, ab)) {
+    PetscCall(PetscSNPrintf(why, len, "network %s / %s", aa, ab));
+    PetscFunctionReturn(0);
+  }
+  if (a->sch.type != b->sch.type || a->sch.T != b->sch.T || a->sch.eps != b->sch.eps || a->sch.sigma_max != b->sch.sigma_max || a->sch.beta_min != b->sch.beta_min || a->sch.beta_max != b->sch.beta_max || a->sch.p != b->sch.p) {
+    PetscCall(PetscSNPrintf(why, len, "forward process %s / %s", sa, sb));
+    PetscFunctionReturn(0);
+  }
+  PetscBool nsame = (PetscBool)(a->norm == b->norm);
+  for (PetscInt j = 0; nsame && j < a->nx; j++) nsame = (PetscBool)(a->x_lo[j] == b->x_lo[j] && a->x_hi[j] == b->x_hi[j]);
+  for (PetscInt j = 0; nsame && j < a->ny; j++) nsame = (PetscBool)(a->y_lo[j] == b->y_lo[j] && a->y_hi[j] == b->y_hi[j]);
+  if (!nsame) {
+    PetscCall(PetscSNPrintf(why, len, "normalisation (%s / %s, or the training data differ)", ModelNorms[a->norm], ModelNorms[b->norm]));
+    PetscFunctionReturn(0);
+  }
+  *same = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary *s, const char path[])
+{
+  H5io           io;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(H5ioCreate(comm, path, &io));
+  ierr = H5ioWriteProvenance(&io, "pdediff model");
+  if (!ierr) ierr = ModelWriteH5(&io, m, m->params);
+  if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "train_epochs", s->epochs);
+  if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "train_steps", s->steps);
+  if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "train_seed", s->train_seed);
+  if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "n_train", s->n_train);
+  if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_final_loss", s->final_loss);
+  if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_seconds", s->seconds);
+  if (ierr) {
+    PetscCall(H5ioAbort(&io));
+    PetscCall(ierr);
+  }
+  PetscCall(H5ioCommit(&io));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelLoad(MPI_Comm comm, const char path[], Model *m)
+{
+  H5io           io;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(H5ioOpen(comm, path, &io));
+  ierr = ModelReadH5(&io, m);
+  PetscCall(H5ioClose(&io));
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelScoreCtxCreate(const Model *m, PetscInt maxB, ModelScoreCtx *ctx)
+{
+  const PetscInt nin = m->arch.width[0];
+
+  PetscFunctionBeginUser;
+  ctx->m    = m;
+  ctx->maxB = maxB;
+  PetscCall(PetscMalloc2((size_t)maxB * nin, &ctx->in, (size_t)maxB * m->nx, &ctx->out));
+  PetscCall(MlpWorkCreate_f(&m->arch, maxB, &ctx->w));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelScoreCtxDestroy(ModelScoreCtx *ctx)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree2(ctx->in, ctx->out));
+  PetscCall(MlpWorkDestroy_f(&ctx->w));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelScore(void *vctx, PetscInt n, const PetscReal t[], const PetscReal x[], const PetscReal cond[], PetscReal score[])
+{
+  ModelScoreCtx *ctx = (ModelScoreCtx *)vctx;
+  const Model   *m   = ctx->m;
+  const PetscInt nx = m->nx, nc = m->ncond, nin = m->arch.width[0];
+
+  PetscFunctionBeginUser;
+  for (PetscInt i0 = 0; i0 < n; i0 += ctx->maxB) {
+    const PetscInt B = PetscMin(ctx->maxB, n - i0);
+    for (PetscInt i = 0; i < B; i++) {
+      float *row = ctx->in + (size_t)i * nin;
+      for (PetscInt j = 0; j < nx; j++) row[j] = (float)x[(size_t)(i0 + i) * nx + j];
+      for (PetscInt j = 0; j < nc; j++) row[nx + j] = (float)cond[(size_t)(i0 + i) * nc + j];
+      dsm_time_embed(t[i0 + i], row + nx + nc);
+    }
+    PetscCall(MlpForward_f(&m->arch, m->params, B, ctx->in, ctx->out, &ctx->w));
+    for (PetscInt k = 0; k < B * nx; k++) score[(size_t)i0 * nx + k] = (PetscReal)ctx->out[k];
+  }
+  PetscFunctionReturn(0);
+}
+
+void ModelScoreModel(ModelScoreCtx *ctx, ScoreModel *sm)
+{
+  sm->fn       = ModelScore;
+  sm->ctx      = ctx;
+  sm->dim      = ctx->m->nx;
+  sm->cond_dim = ctx->m->ncond;
+}

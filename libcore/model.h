@@ -1,0 +1,89 @@
+/* model: a trained conditional score network as one self-describing object, and its file.
+ *
+ * A Model is what sampling needs and all of it: the MLP architecture and weights, the data
+ * dimensions (n_x, n_y, whether the sensor mask m is a network input, 5.2.1), the forward
+ * process it was trained for (Sched: VE, VP or xi^p with its parameters), and the min-max
+ * normalisation of x and y computed on the training set (DESIGN.md section 5), so that
+ * sampling works in the same coordinates as training:
+ *   x_n = (x - x_lo) / (x_hi - x_lo),  y_n = (y - y_lo) / (y_hi - y_lo)   (per component)
+ * A component whose training range is empty (hi = lo) is only shifted (scale 1).
+ * With normalisation "none" lo = 0 and hi = 1.
+ *
+ * Network condition row c = [y_n (n_y) | m (n_y, only with the mask)]; the network input row is
+ * [x_n | c | f(t)] (dsm.h) and its output is the score of the normalised variable.
+ *
+ * File (format "pdediff-model", format_version 1): root attributes format, format_version,
+ * architecture, n_x, n_y, mask, normalization, sde_type (string and int), sde_T, sde_eps,
+ * sde_sigma_max, sde_beta_min, sde_beta_max, sde_p; datasets layer_widths, params (float32),
+ * x_lo, x_hi (n_x), y_lo, y_hi (n_y); plus provenance (h5io.h). A training checkpoint holds all
+ * of this too, so a checkpoint can be sampled like a model. */
+#ifndef PDEDIFF_MODEL_H
+#define PDEDIFF_MODEL_H
+#include "h5io.h"
+#include "mlp.h"
+#include "sampler.h"
+#include "schedule.h"
+
+typedef enum { MODEL_NORM_NONE = 0, MODEL_NORM_MINMAX = 1 } ModelNorm;
+extern const char *const ModelNorms[];
+
+typedef struct {
+  PetscInt   nx, ny;
+  PetscBool  mask;   /* the sensor mask is a network input (ncond = 2 ny) */
+  PetscInt   ncond;  /* network condition width: ny or 2 ny */
+  ModelNorm  norm;
+  PetscReal *x_lo, *x_hi, *y_lo, *y_hi;
+  Sched      sch;
+  MlpArch    arch;
+  float     *params; /* arch.nparams, owned */
+} Model;
+
+/* A model for n_x-dimensional x conditioned on n_y-dimensional y (n_y may be 0), with
+   hidden_layers hidden layers of hidden_width units; weights initialised from init_seed
+   (PyTorch's default), normalisation identity until ModelSetNormalization. */
+PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hidden_layers, PetscInt hidden_width, const Sched *sch, PetscInt init_seed, Model *m);
+PetscErrorCode ModelDestroy(Model *m);
+
+/* Collective. Training-set extrema over all ranks' rows (x: nlocal x nx, y: nlocal x ny, float)
+   for the given normalisation. */
+PetscErrorCode ModelSetNormalization(MPI_Comm comm, Model *m, ModelNorm norm, PetscInt nlocal, const float x[], const float y[]);
+/* In place, n rows. */
+void ModelNormalizeX(const Model *m, PetscInt n, float x[]);
+void ModelNormalizeY(const Model *m, PetscInt n, PetscInt ld, float y[]); /* ld: row stride */
+void ModelNormalizeYReal(const Model *m, PetscInt n, PetscReal y[]);
+void ModelDenormalizeXReal(const Model *m, PetscInt n, PetscReal x[]);
+
+/* Write the model's attributes and datasets into an open file (collective); params may differ
+   from m->params (a trainer's live weights). */
+PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[]);
+/* Read a model from an open file (a model or a checkpoint); errors name the file. */
+PetscErrorCode ModelReadH5(H5io *io, Model *m);
+/* Whether two models were built for the same data, architecture, process and normalisation;
+   if not, why[] says what differs. */
+PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, char why[], size_t len);
+
+/* Collective. Whole files: written crash-safe (PATH.partial, renamed); the training summary
+   (epochs, steps, final loss, seconds) is recorded as attributes when given (summary != NULL). */
+typedef struct {
+  PetscInt64 epochs, steps;
+  PetscReal  final_loss, seconds;
+  PetscInt   train_seed, n_train;
+} ModelTrainSummary;
+PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary *summary, const char path[]);
+PetscErrorCode ModelLoad(MPI_Comm comm, const char path[], Model *m);
+
+/* The network as a sampler score (ScoreFn of sampler.h): x and cond in normalised units,
+   evaluated in single precision in chunks of up to maxB rows. */
+typedef struct {
+  const Model *m;
+  PetscInt     maxB;
+  float       *in, *out;
+  MlpWork_f    w;
+} ModelScoreCtx;
+PetscErrorCode ModelScoreCtxCreate(const Model *m, PetscInt maxB, ModelScoreCtx *ctx);
+PetscErrorCode ModelScoreCtxDestroy(ModelScoreCtx *ctx);
+PetscErrorCode ModelScore(void *ctx, PetscInt n, const PetscReal t[], const PetscReal x[], const PetscReal cond[], PetscReal score[]);
+/* A ScoreModel (sampler.h) that evaluates ctx's network. */
+void ModelScoreModel(ModelScoreCtx *ctx, ScoreModel *sm);
+
+#endif

@@ -8,7 +8,7 @@
  * loss (48) with checkpoints every -train_checkpoint_interval seconds and on SIGTERM/SIGUSR1 ->
  * model file (written as MODEL.partial and renamed, so a failed run never replaces a model).
  * A signal stops training after the current step; the run writes its checkpoint and exits with
- * status PDEDIFF_EXIT_INTERRUPTED (75); rerunning with -train_restart continues exactly. */
+ * status PDEDIFF_EXIT_INTERRUPTED (3); rerunning with -train_restart continues exactly. */
 #include "commands.h"
 #include "model.h"
 #include "sampler.h"

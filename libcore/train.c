@@ -337,7 +337,15 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioReadReal(&io, "layer_widths", nl, 0, widths));
   PetscBool same = (PetscBool)(nl == tr->arch.nlayers + 1);
   for (PetscInt l = 0; same && l < nl; l++) same = (PetscBool)((PetscInt)widths[l] == tr->arch.width[l]);
-  PetscCheck(same, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s is for a different network than this run builds (%s): check -net_layers/-net_width and the data dimensions, or start without -restart", path, mine);
+  if (!same) {
+    char theirs[256] = "";
+    for (PetscInt l = 0; l < nl; l++) {
+      char w[32];
+      PetscCall(PetscSNPrintf(w, sizeof(w), l ? "-%d" : "%d", (int)widths[l]));
+      PetscCall(PetscStrlcat(theirs, w, sizeof(theirs)));
+    }
+    SETERRQ(tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained for a different problem: network %s (checkpoint) / %s (this run): check -net_layers/-net_width and the data dimensions, or remove the checkpoint to start over", path, theirs, mine);
+  }
   if (tr->meta) {
     Model          ck;
     PetscBool      same;

@@ -23,3 +23,31 @@ set_tests_properties(cli_help PROPERTIES PASS_REGULAR_EXPRESSION "-sde_type <now
 pdediff_cli_test(cli_sample_np2 ${MPIEXEC_EXECUTABLE} -n 2 --oversubscribe ${PDE} sample -n_samples 2000 -sampler_type ode
   -sde_type vp -output ${CMAKE_CURRENT_BINARY_DIR}/cli_sample.h5)
 set_tests_properties(cli_sample_np2 PROPERTIES PASS_REGULAR_EXPRESSION "wrote .*cli_sample.h5")
+
+# pdediff train / sample -model, through the real executable at 2 ranks (fixture: training files and a model).
+set(TRAIN_CLI ${CMAKE_CURRENT_SOURCE_DIR}/train_cli.sh)
+set(TDIR ${CMAKE_CURRENT_BINARY_DIR}/cli_train)
+pdediff_cli_test(cli_train_setup ${TRAIN_CLI} setup ${PDE} $<TARGET_FILE:make_train_data> ${MPIEXEC_EXECUTABLE} ${TDIR})
+set_tests_properties(cli_train_setup PROPERTIES FIXTURES_SETUP traindata)
+pdediff_cli_test(cli_train_resume ${TRAIN_CLI} resume ${PDE} $<TARGET_FILE:make_train_data> ${MPIEXEC_EXECUTABLE} ${TDIR})
+# Failing runs in the fixture directory: none may leave x.h5 (the output they name) or
+# x.h5.partial, nor touch the existing model good.h5 and its checkpoint good.ckpt.h5.
+macro(pdediff_train_fail name)
+  pdediff_cli_test(${name} ${EXPECT_FAIL} ${ARGN})
+  set_tests_properties(${name} PROPERTIES WORKING_DIRECTORY ${TDIR} FIXTURES_REQUIRED traindata RESOURCE_LOCK cli_train_dir
+    ENVIRONMENT "${PDEDIFF_TEST_ENV};EXPECT_UNCHANGED=good.h5 good.ckpt.h5;EXPECT_ABSENT=x.h5 x.h5.partial")
+endmacro()
+set_tests_properties(cli_train_resume PROPERTIES FIXTURES_REQUIRED traindata RESOURCE_LOCK cli_train_dir)
+set(TRAIN_OPTS -train_epochs 2 -train_batch 200 -net_width 32 -sde_type vp)
+pdediff_train_fail(cli_train_no_data "No training data: give -train_data" ${PDE} train -model x.h5)
+pdediff_train_fail(cli_train_missing_file "Cannot read nope.h5: no such file" ${PDE} train -train_data nope.h5 -model x.h5)
+pdediff_train_fail(cli_train_corrupt_file "corrupt.h5 is not an HDF5 file" ${PDE} train -train_data corrupt.h5 -model x.h5)
+pdediff_train_fail(cli_train_no_dataset "data.h5 has no dataset 'yy'" ${PDE} train -train_data data.h5 -train_y yy -model x.h5)
+pdediff_train_fail(cli_train_rows_mismatch "dataset x has 2000 rows but y has 1999" ${PDE} train -train_data short.h5 -model x.h5)
+pdediff_train_fail(cli_train_nan_row "row 777 holds a NaN or Inf" ${MPIEXEC_EXECUTABLE} -n 2 --oversubscribe ${PDE} train -train_data nan.h5 -model x.h5)
+pdediff_train_fail(cli_train_other_arch "was trained for a different problem: network 7-32-32-2 .checkpoint. / 7-16-16-2" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -net_width 16 -model good.h5 -train_restart)
+pdediff_train_fail(cli_train_other_sde "different problem: forward process" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -sde_type ve -model good.h5 -train_restart)
+pdediff_train_fail(cli_train_ckpt_exists "Checkpoint good.ckpt.h5 exists: pass -train_restart" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -model good.h5)
+pdediff_train_fail(cli_train_same_files "-train_checkpoint and -model are the same file" ${PDE} train -train_data data.h5 -model a.h5 -train_checkpoint a.h5)
+pdediff_train_fail(cli_sample_cond_count "-cond has 2 values but the model good.h5 is conditioned on n_y = 1" ${PDE} sample -model good.h5 -cond 1,2 -output x.h5)
+pdediff_train_fail(cli_sample_not_model "data.h5 is not a pdediff model" ${PDE} sample -model data.h5 -cond 1 -output x.h5)

@@ -7,6 +7,7 @@
  *    the DSM loss recomputed from ModelScore outputs equals DsmLoss (float rounding, 1e-5).
  * 4. A signal stops training after the step it arrives in, with a checkpoint: a fresh trainer
  *    resumed from it ends bitwise equal to an uninterrupted run; the checkpoint loads as a model.
+ *    A checkpoint interval writes one checkpoint per interval (every step for a tiny interval).
  * 5. Divergence (lr 1e10) is an error naming the step, and the checkpoint file is unchanged.
  * 6. Train 40,000 steps (batch 250, 2 x 64 ReLU), then sample the model (ODE, 4000 samples) at
  *    y = -1, 0.5: per component, |sample mean - exact| <= 0.2 std and |sample std / exact - 1|
@@ -242,6 +243,17 @@ int main(int argc, char **argv)
     for (PetscInt i = 0; eq && i < m.arch.nparams; i++) eq = (PetscBool)(ta.params[i] == tc.params[i]);
     CHECK(eq && tc.step == total, "interrupted at step 14 + resumed from the checkpoint = %lld straight steps, weights bitwise equal", (long long)total);
 
+    {
+      Trainer te;
+      to.ckpt_interval = 1e-9; /* due at every step */
+      PetscCall(TrainerCreate(comm, &m.arch, 1, &ao, &d, &to, &te));
+      PetscCall(TrainerSetCheckpoint(&te, &m, ckpt));
+      PetscCall(TrainerSteps(&te, &sch, &d, &to, 5, NULL));
+      CHECK(te.nckpt == 5 && te.state == TRAIN_DONE, "-train_checkpoint_interval 1e-9: %" PetscInt_FMT " checkpoints in 5 steps (expected 5)", te.nckpt);
+      to.ckpt_interval = 0;
+      PetscCall(TrainerDestroy(&te));
+    }
+    PetscCall(TrainerSaveCheckpoint(&tb, &to, ckpt)); /* back to the interrupted state */
     PetscCall(ModelLoad(comm, ckpt, &mc));
     PetscCall(ModelCompatible(&m, &mc, &same, why, sizeof(why)));
     eq = same;

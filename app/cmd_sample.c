@@ -123,7 +123,7 @@ static PetscErrorCode SampleModel(MPI_Comm comm, SampleCtx *c)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode CmdSample(MPI_Comm comm, int *status)
+PetscErrorCode CmdSample(MPI_Comm comm, int nargs, char **args, int *status)
 {
   SampleCtx    c;
   ExactGauss   g;

@@ -146,7 +146,7 @@ static PetscErrorCode MaybeRestart(MPI_Comm comm, const TrainCtx *c, Trainer *tr
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode CmdTrain(MPI_Comm comm, int *status)
+PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
 {
   TrainCtx          c;
   TrainData         d;

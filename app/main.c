@@ -7,6 +7,7 @@
 
 static const PdeCommand commands[] = {
   {"train", "train a conditional score network on (x, y) pairs from an HDF5 file; writes the model file", CmdTrain},
+  {"ot", "entropic OT (Sinkhorn) distance between two 1-D sample sets: pdediff ot A B (text files or FILE.h5:DATASET)", CmdOt},
   {"sample", "draw samples with the reverse SDE/ODE samplers from a trained model (-model) or an exact-score test problem", CmdSample},
 };
 static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));
@@ -27,7 +28,8 @@ int main(int argc, char **argv)
 {
   const PdeCommand *cmd  = NULL;
   PetscBool         help = PETSC_FALSE;
-  int               rank, status = 0;
+  int               rank, status = 0, nargs = 0;
+  char             *args[16];
 
   /* Find the sub-command before PETSc sees the arguments: it is the first non-option word. */
   if (argc >= 2 && argv[1][0] != '-') {
@@ -37,10 +39,19 @@ int main(int argc, char **argv)
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "-help") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) help = PETSC_TRUE;
 
-  if (cmd) { /* hide the sub-command word from PETSc */
+  if (cmd) { /* hide the sub-command word from PETSc, and take the positional words after it */
     argv[1] = argv[0];
     argv++;
     argc--;
+    while (1 + nargs < argc && argv[1 + nargs][0] != '-' && nargs < 16) {
+      args[nargs] = argv[1 + nargs];
+      nargs++;
+    }
+    if (nargs) { /* move the program name next to the options */
+      argv[nargs] = argv[0];
+      argv += nargs;
+      argc -= nargs;
+    }
   }
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
@@ -49,7 +60,7 @@ int main(int argc, char **argv)
       if (!rank) PrintUsage(stdout);
       for (int i = 0; i < ncommands; i++) {
         if (!rank) printf("\n==== pdediff %s ====\n", commands[i].name);
-        PetscCall(commands[i].run(PETSC_COMM_WORLD, &status));
+        PetscCall(commands[i].run(PETSC_COMM_WORLD, 0, NULL, &status));
       }
       PetscCall(PetscFinalize());
       return 0;
@@ -62,7 +73,7 @@ int main(int argc, char **argv)
     PetscCall(PetscFinalize());
     return 2;
   }
-  PetscCall(cmd->run(PETSC_COMM_WORLD, &status));
+  PetscCall(cmd->run(PETSC_COMM_WORLD, nargs, args, &status));
   PetscCall(PetscFinalize());
   return status;
 }

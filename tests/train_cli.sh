@@ -37,6 +37,7 @@ resume)
   # a real signal from outside, as SLURM's --signal=USR1@... sends it (mpiexec forwards SIGUSR1)
   "$mpi" -n 2 --oversubscribe "$pde" train -train_data data.h5 -train_epochs 1000000 -train_batch 200 -net_width 32 -model usr1.h5 -train_log_interval 0.2 > usr1.log 2>&1 &
   pid=$!
+  trap 'kill -9 $pid 2>/dev/null; pkill -9 -f "model usr1.h5" 2>/dev/null' EXIT # never leave the run behind
   for i in $(seq 1 300); do grep -q "samples/s" usr1.log && break; sleep 0.1; done
   kill -USR1 $pid
   wait $pid; rc=$?

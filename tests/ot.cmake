@@ -1,0 +1,23 @@
+# Sinkhorn OT: fast kernels vs the dense reference, closed form for Gaussians (1 and 2 ranks);
+# agreement with POT (python3-pot) through 'pdediff ot'.
+pdediff_add_test(test_ot SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_ot.c RANKS 1 2 TIMEOUT 600)
+foreach(np 1 2)
+  add_test(NAME ot_pot_np${np} COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ot_pot.py $<TARGET_FILE:pdediff> ${MPIEXEC_EXECUTABLE} ${np})
+  set_tests_properties(ot_pot_np${np} PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "cli;np${np}" TIMEOUT 600)
+endforeach()
+# bad input to 'pdediff ot'
+set(OTDIR ${CMAKE_CURRENT_BINARY_DIR}/cli_ot)
+file(MAKE_DIRECTORY ${OTDIR})
+file(WRITE ${OTDIR}/good.txt "# two numbers\n0.5\n1.5\n")
+file(WRITE ${OTDIR}/bad.txt "0.5\n1.5 2.5\n")
+file(WRITE ${OTDIR}/empty.txt "# nothing\n")
+macro(pdediff_ot_fail name)
+  add_test(NAME ${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect_fail.sh ${ARGN})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "cli" TIMEOUT 60 WORKING_DIRECTORY ${OTDIR})
+endmacro()
+pdediff_ot_fail(cli_ot_one_set "pdediff ot takes two sample sets" $<TARGET_FILE:pdediff> ot good.txt)
+pdediff_ot_fail(cli_ot_missing "Cannot read nope.txt" $<TARGET_FILE:pdediff> ot good.txt nope.txt)
+pdediff_ot_fail(cli_ot_not_number "bad.txt line 2: '1.5 2.5' is not one number" $<TARGET_FILE:pdediff> ot good.txt bad.txt)
+pdediff_ot_fail(cli_ot_empty "empty.txt holds no samples" $<TARGET_FILE:pdediff> ot good.txt empty.txt)
+pdediff_ot_fail(cli_ot_bad_reg "-ot_reg 0.*must be > 0" $<TARGET_FILE:pdediff> ot good.txt good.txt -ot_reg 0)
+pdediff_ot_fail(cli_ot_bad_cost "-ot_cost" $<TARGET_FILE:pdediff> ot good.txt good.txt -ot_cost manhattan)

@@ -21,3 +21,10 @@ pdediff_ot_fail(cli_ot_not_number "bad.txt line 2: '1.5 2.5' is not one number" 
 pdediff_ot_fail(cli_ot_empty "empty.txt holds no samples" $<TARGET_FILE:pdediff> ot good.txt empty.txt)
 pdediff_ot_fail(cli_ot_bad_reg "-ot_reg 0.*must be > 0" $<TARGET_FILE:pdediff> ot good.txt good.txt -ot_reg 0)
 pdediff_ot_fail(cli_ot_bad_cost "-ot_cost" $<TARGET_FILE:pdediff> ot good.txt good.txt -ot_cost manhattan)
+# Benchmark (label bench): Sinkhorn iterations/s on Table 1's shape at 1 and 2 ranks.
+add_executable(bench_ot ${CMAKE_CURRENT_SOURCE_DIR}/bench_ot.c)
+target_link_libraries(bench_ot PRIVATE pdecore)
+foreach(np 1 2)
+  add_test(NAME bench_ot_np${np} COMMAND ${MPIEXEC_EXECUTABLE} -n ${np} --oversubscribe $<TARGET_FILE:bench_ot>)
+  set_tests_properties(bench_ot_np${np} PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "bench" TIMEOUT 1200)
+endforeach()

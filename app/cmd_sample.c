@@ -93,8 +93,6 @@ static PetscErrorCode SampleModel(MPI_Comm comm, SampleCtx *c)
   PetscCall(SamplerRun(&m.sch, &c->so, &sm, nlocal, first, m.ny ? cond : NULL, x, &st, NULL, NULL));
   PetscCall(SamplerStatsReduce(comm, &st, &gst));
   ModelDenormalizeXReal(&m, nlocal, x);
-  for (PetscInt i = 0; i < nlocal; i++)
-    for (PetscInt j = 0; j < m.ny; j++) cond[(size_t)i * m.ny + j] = c->cond[j];
   PetscCall(StatsMoments(comm, nlocal, m.nx, x, mean, sd));
   PetscCall(SchedDescribe(&m.sch, desc, sizeof(desc)));
   PetscCall(PetscPrintf(comm, "pdediff sample: model %s (%s), %s sampler, %" PetscInt_FMT " samples\n", c->model, desc, SamplerTypes[c->so.type], c->n_samples));

@@ -256,20 +256,15 @@ PetscErrorCode H5ioClose(H5io *io)
 
 static PetscErrorCode ReadTyped(H5io *io, hid_t type, const char name[], PetscInt64 nrows, PetscInt ncols, void *data)
 {
-  hid_t   dset, space;
-  int     nd;
-  hsize_t dims[2] = {0, 0};
+  hid_t      dset;
+  PetscInt64 rows;
+  PetscInt   cols;
 
   PetscFunctionBeginUser;
-  PetscCheck(H5Lexists(io->file, name, H5P_DEFAULT) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s has no dataset '%s': not a file of the expected kind", io->final_path, name);
+  PetscCall(H5ioDatasetShape(io, name, &rows, &cols));
+  PetscCheck(rows == nrows && cols == ncols, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' is %lld x %lld, expected %lld x %lld (x 0: one-dimensional; different model or data dimensions?)", io->final_path, name, (long long)rows, (long long)cols, (long long)nrows, (long long)ncols);
   PetscCallH5(dset = H5Dopen2(io->file, name, H5P_DEFAULT));
-  PetscCallH5(space = H5Dget_space(dset));
-  PetscCallH5(nd = H5Sget_simple_extent_ndims(space));
-  PetscCheck(nd == (ncols > 0 ? 2 : 1), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' has %d dimensions, expected %d", io->final_path, name, nd, ncols > 0 ? 2 : 1);
-  PetscCallH5(H5Sget_simple_extent_dims(space, dims, NULL));
-  PetscCheck((PetscInt64)dims[0] == nrows && (ncols == 0 || (PetscInt64)dims[1] == ncols), PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: dataset '%s' is %llu x %llu, expected %lld x %lld (different model or data dimensions?)", io->final_path, name, (unsigned long long)dims[0], (unsigned long long)dims[1], (long long)nrows, (long long)ncols);
   PetscCallH5(H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-  PetscCallH5(H5Sclose(space));
   PetscCallH5(H5Dclose(dset));
   PetscFunctionReturn(0);
 }

@@ -97,14 +97,19 @@ static PetscErrorCode SoftMin(OtKernel *K, const OtSide *X, PetscInt i0, PetscIn
   const PetscInt  m   = Z->np;
 
   PetscFunctionBeginUser;
-  if (K->method == OT_METHOD_DENSE) {
+  if (K->method == OT_METHOD_DENSE) { /* one cost evaluation per pair: exponents and costs kept per row */
+    PetscReal *t = K->pa, *c = K->pb;
     for (PetscInt i = i0; i < i1; i++) {
       PetscReal mx = -INFINITY, s = 0, sc = 0;
-      for (PetscInt j = 0; j < m; j++) mx = PetscMax(mx, (h[j] - Cost(K->cost, x[i], z[j])) / reg);
       for (PetscInt j = 0; j < m; j++) {
-        const PetscReal c = Cost(K->cost, x[i], z[j]), e = exp((h[j] - c) / reg - mx);
+        c[j] = Cost(K->cost, x[i], z[j]);
+        t[j] = (h[j] - c[j]) / reg;
+        mx   = PetscMax(mx, t[j]);
+      }
+      for (PetscInt j = 0; j < m; j++) {
+        const PetscReal e = exp(t[j] - mx);
         s += e;
-        sc += e * c;
+        sc += e * c[j];
       }
       out[i - i0] = -reg * (lw + mx + log(s));
       if (fx) mom[i - i0] = exp(lw + mx + fx[i] / reg) * sc;

@@ -8,6 +8,8 @@
 static const PdeCommand commands[] = {
   {"train", "train a conditional score network on (x, y) pairs from an HDF5 file; writes the model file", CmdTrain},
   {"ot", "entropic OT (Sinkhorn) distance between two 1-D sample sets: pdediff ot A B (text files or FILE.h5:DATASET)", CmdOt},
+  {"density", "one Table 1 cell (Sec. 5.1): train on a joint (-density_case tanh|bimodal|spiral), sample at the Y values, Sinkhorn distances", CmdDensity},
+  {"table1", "collect the density cell files into Table 1 (printed and CSV)", CmdTable1},
   {"sample", "draw samples with the reverse SDE/ODE samplers from a trained model (-model) or an exact-score test problem", CmdSample},
 };
 static const int ncommands = (int)(sizeof(commands) / sizeof(commands[0]));

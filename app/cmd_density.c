@@ -23,6 +23,7 @@
 #include "sampler.h"
 #include "train.h"
 #include <math.h>
+#include <sys/stat.h>
 
 #define DENS_MAX_Y 16
 
@@ -157,16 +158,27 @@ static PetscErrorCode CheckWritableDir(MPI_Comm comm, const char path[], const c
   PetscFunctionReturn(0);
 }
 
-/* Create -density_dir (one level) if it is missing; the output and model directories must be writable. */
+/* Create -density_dir (with its parents) when a default path puts a file there; the output and
+   model directories must then be writable. */
 static PetscErrorCode PrepareOutput(MPI_Comm comm, const DensityCtx *c)
 {
   PetscMPIInt rank;
-  PetscBool   exists;
+  size_t      n;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCall(PetscTestDirectory(c->dir, 'r', &exists));
-  if (!exists && !rank) (void)PetscMkdir(c->dir); /* failure shows up in the checks below */
+  PetscCall(PetscStrlen(c->dir, &n));
+  if (!rank && (!strncmp(c->output, c->dir, n) || !strncmp(c->model, c->dir, n))) {
+    char d[PETSC_MAX_PATH_LEN];
+    PetscCall(PetscStrncpy(d, c->dir, sizeof(d)));
+    for (char *s = d + 1; *s; s++)
+      if (*s == '/') {
+        *s = 0;
+        (void)mkdir(d, 0755); /* an existing or uncreatable level shows up in the checks below */
+        *s = '/';
+      }
+    (void)mkdir(d, 0755);
+  }
   PetscCallMPI(MPI_Barrier(comm));
   PetscCall(CheckWritableDir(comm, c->output, "-density_output"));
   PetscCall(CheckWritableDir(comm, c->model, "-model"));

@@ -1,3 +1,22 @@
 # Density benchmarks (Sec. 5.1): joints and exact conditionals (unit), the Table 1 pipeline on the
 # quick configuration end to end (pdediff density + table1, 1 and 2 ranks), and bad input.
 pdediff_add_test(test_density SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_density.c RANKS 1 TIMEOUT 300)
+foreach(np 1 2)
+  add_test(NAME cli_density_np${np} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/density_cli.sh $<TARGET_FILE:pdediff> ${MPIEXEC_EXECUTABLE} ${np} ${CMAKE_CURRENT_BINARY_DIR}/cli_density_np${np})
+  set_tests_properties(cli_density_np${np} PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "cli;np${np}" TIMEOUT 600 PROCESSORS ${np})
+endforeach()
+# bad input: each fails before any training, names the option and the fix, and leaves no file
+set(DENSDIR ${CMAKE_CURRENT_BINARY_DIR}/cli_density_bad)
+file(MAKE_DIRECTORY ${DENSDIR})
+macro(pdediff_density_fail name pattern)
+  add_test(NAME ${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/expect_fail.sh "${pattern}" ${ARGN})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV};EXPECT_ABSENT=out.h5 out.h5.partial model.h5 model.h5.partial" LABELS "cli" TIMEOUT 120 WORKING_DIRECTORY ${DENSDIR})
+endmacro()
+set(DQ $<TARGET_FILE:pdediff> density -options_file ${PROJECT_SOURCE_DIR}/inputs/density_quick.opts -density_output out.h5 -model model.h5)
+pdediff_density_fail(cli_density_unknown_case "Unknown option circle for -density_case. Available options: tanh bimodal spiral" ${DQ} -density_case circle)
+pdediff_density_fail(cli_density_outside_support "-density_y 4.? lies outside the support .-3.?, 3.?. of Y for the tanh joint: its band .* is valid but empty" ${DQ} -density_case tanh -density_y 0,4)
+pdediff_density_fail(cli_density_empty_tail "-density_y 3.?: its band .* is valid but empty: none of the 30000 reference points of the spiral joint" ${DQ} -density_case spiral -density_y 0.5,3)
+pdediff_density_fail(cli_density_thin_band "holds only [0-9]+ of the 2000 reference points, fewer than -density_min_band 100.*raise -density_n_ref" ${DQ} -density_n_ref 2000)
+pdediff_density_fail(cli_density_bad_dir "-density_output /nonexistent/out.h5: directory /nonexistent does not exist or is not writable" ${DQ} -density_output /nonexistent/out.h5)
+pdediff_density_fail(cli_table1_empty "No cell files CASE_FORMULATION.h5 in -table1_dir ${DENSDIR}" $<TARGET_FILE:pdediff> table1 -table1_dir ${DENSDIR})
+pdediff_density_fail(cli_density_sweep_bad_form "unknown formulation 'vx': use ve, vp or xiP" env OUT=${DENSDIR}/sweep PDEDIFF=$<TARGET_FILE:pdediff> bash ${PROJECT_SOURCE_DIR}/jobscripts/density_sweep.sh ve vx)

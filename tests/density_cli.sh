@@ -53,4 +53,8 @@ grep -q "^ve  *ODE  *0\.[0-9]* (0\.072)  *- *0\.[0-9]* (0\.042)" "$work/table1.o
 grep -q "no cell file .*bimodal_ve.h5" "$work/table1.out" || { echo "FAIL: table1 did not name the missing bimodal cell"; exit 1; }
 rows=$(grep -c "^tanh,ve,\|^spiral,ve," "$work/long/table1.csv")
 [ "$rows" -eq 8 ] || { echo "FAIL: table1.csv has $rows rows for tanh/spiral ve, expected 8 (2 samplers x 2 costs each)"; exit 1; }
+/usr/bin/python3 "$root/postprocess/density_figures.py" "$work/long"
+for png in figure1_joints.png figure2_ve_histograms.png; do
+  [ -s "$work/long/figures/$png" ] || { echo "FAIL: postprocess did not write $png"; exit 1; }
+done
 echo "density_cli: ok ($np rank(s))"

@@ -27,10 +27,8 @@
 
 #define DENS_MAX_Y 16
 
-/* the distances computed per Y value, in the order of the datasets' columns */
-typedef enum { D_ODE_BAND, D_SDE_BAND, D_FLOOR, D_ODE_EXACT, D_SDE_EXACT, D_EXACT_FLOOR, D_N } DistKind;
-static const char *const DistNames      = "ode_vs_band,sde_vs_band,floor_band_vs_exact,ode_vs_exact,sde_vs_exact,floor_exact_vs_exact";
-static const int         DistSquared[D_N] = {1, 1, 1, 0, 0, 0}; /* with the squared cost too */
+/* the distance columns (density.h) also computed with the squared cost */
+static const int DistSquared[DENSITY_D_N] = {1, 1, 1, 0, 0, 0};
 
 typedef struct {
   DensityCase dcase;
@@ -50,16 +48,22 @@ typedef struct {
   PetscBool   help;
 } DensityCtx;
 
+typedef struct { /* this rank's rows of the training joint (also written to the cell file) */
+  PetscInt   nlocal;
+  PetscInt64 first;
+  PetscReal *x, *y;
+} DensityTrainSet;
+
 typedef struct { /* everything about one Y value, identical on every rank */
   PetscInt   nband;
   PetscReal *band, *exact_floor, *exact_ref, *exact_ref2, *gen[2];
   PetscReal  accept;
-  PetscReal  d[2][D_N];  /* [cost][kind] */
-  PetscInt   it[2][D_N]; /* Sinkhorn iterations */
+  PetscReal  d[2][DENSITY_D_N];  /* [cost][kind] */
+  PetscInt   it[2][DENSITY_D_N]; /* Sinkhorn iterations */
 } DensityY;
 
 /* "ve", "vp", "xi1", "xi4": the formulation's short name in file names and Table 1 */
-PetscErrorCode DensityFormulationKey(const Sched *s, char key[], size_t len)
+static PetscErrorCode DensityFormulationKey(const Sched *s, char key[], size_t len)
 {
   PetscFunctionBeginUser;
   if (s->type == SCHED_XI) PetscCall(PetscSNPrintf(key, len, "xi%g", (double)s->p));
@@ -248,23 +252,25 @@ static PetscErrorCode BuildReference(MPI_Comm comm, const DensityCtx *c, Density
 }
 
 /* Step 2: train on this rank's share of the training set. *interrupted: a signal stopped it. */
-static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, Model *model, ModelTrainSummary *sum, PetscBool *interrupted)
+static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrainSet *ts, Model *model, ModelTrainSummary *sum, PetscBool *interrupted)
 {
   TrainData      d;
   Trainer        tr;
   PetscInt       nlocal;
   PetscInt64     first;
-  PetscReal     *xr, *yr;
   float         *x, *y;
   PetscLogDouble t0, t1;
 
   PetscFunctionBeginUser;
   PetscCall(SamplerPartition(comm, c->n_train, &nlocal, &first));
-  PetscCall(PetscMalloc4(PetscMax(nlocal, 1), &xr, PetscMax(nlocal, 1), &yr, PetscMax(nlocal, 1), &x, PetscMax(nlocal, 1), &y));
-  density_joint_rows(c->dcase, (uint64_t)c->data_seed, RNG_PURPOSE_DATA, (uint64_t)first, nlocal, xr, yr);
+  ts->nlocal = nlocal;
+  ts->first  = first;
+  PetscCall(PetscMalloc2(PetscMax(nlocal, 1), &ts->x, PetscMax(nlocal, 1), &ts->y));
+  PetscCall(PetscMalloc2(PetscMax(nlocal, 1), &x, PetscMax(nlocal, 1), &y));
+  density_joint_rows(c->dcase, (uint64_t)c->data_seed, RNG_PURPOSE_DATA, (uint64_t)first, nlocal, ts->x, ts->y);
   for (PetscInt i = 0; i < nlocal; i++) {
-    x[i] = (float)xr[i];
-    y[i] = (float)yr[i];
+    x[i] = (float)ts->x[i];
+    y[i] = (float)ts->y[i];
   }
   PetscCall(ModelCreate(1, 1, PETSC_FALSE, c->layers, c->width, &c->sch, c->init_seed, model));
   PetscCall(ModelSetNormalization(comm, model, c->norm, nlocal, x, y));
@@ -280,7 +286,7 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, Model *model
   PetscCall(PetscArraycpy(model->params, tr.params, model->arch.nparams));
   *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train};
   PetscCall(TrainerDestroy(&tr));
-  PetscCall(PetscFree4(xr, yr, x, y));
+  PetscCall(PetscFree2(x, y));
   PetscFunctionReturn(0);
 }
 
@@ -331,21 +337,21 @@ static PetscErrorCode DistancesY(MPI_Comm comm, const DensityCtx *c, DensityY *y
     OtOpts o = c->oo;
     o.cost   = q ? OT_COST_SQEUCLIDEAN : OT_COST_EUCLIDEAN;
     if (q) o.tol = c->sq_tol;
-    for (int k = 0; k < D_N; k++) {
+    for (int k = 0; k < DENSITY_D_N; k++) {
       const PetscReal *a = NULL, *b = NULL;
       PetscInt         na = c->n_gen, nb = c->n_gen;
       OtResult         r;
       y->d[q][k]  = NAN;
       y->it[q][k] = 0;
       if (q && (!c->sqcost || !DistSquared[k])) continue;
-      switch ((DistKind)k) {
-      case D_ODE_BAND: a = y->gen[0], b = y->band, nb = y->nband; break;
-      case D_SDE_BAND: a = y->gen[1], b = y->band, nb = y->nband; break;
-      case D_FLOOR: a = y->exact_floor, na = y->nband, b = y->band, nb = y->nband; break;
-      case D_ODE_EXACT: a = y->gen[0], b = y->exact_ref; break;
-      case D_SDE_EXACT: a = y->gen[1], b = y->exact_ref; break;
-      case D_EXACT_FLOOR: a = y->exact_ref2, b = y->exact_ref; break;
-      case D_N: break;
+      switch ((DensityDist)k) {
+      case DENSITY_D_ODE_BAND: a = y->gen[0], b = y->band, nb = y->nband; break;
+      case DENSITY_D_SDE_BAND: a = y->gen[1], b = y->band, nb = y->nband; break;
+      case DENSITY_D_FLOOR: a = y->exact_floor, na = y->nband, b = y->band, nb = y->nband; break;
+      case DENSITY_D_ODE_EXACT: a = y->gen[0], b = y->exact_ref; break;
+      case DENSITY_D_SDE_EXACT: a = y->gen[1], b = y->exact_ref; break;
+      case DENSITY_D_EXACT_FLOOR: a = y->exact_ref2, b = y->exact_ref; break;
+      case DENSITY_D_N: break;
       }
       PetscCall(OtSinkhorn1D(comm, &o, na, a, nb, b, &r));
       if (!r.converged) PetscCall(PetscPrintf(comm, "density: warning: Sinkhorn (%s cost) did not reach -ot_tol in %" PetscInt_FMT " iterations (marginal error %.2e); the distance is approximate\n", OtCosts[o.cost], r.iterations, (double)r.marginal_error));
@@ -356,17 +362,8 @@ static PetscErrorCode DistancesY(MPI_Comm comm, const DensityCtx *c, DensityY *y
   PetscFunctionReturn(0);
 }
 
-/* The paper's Table 1 value of this cell (ODE sampler presumed), NaN where the paper has none. */
-PetscReal DensityPaperValue(DensityCase dc, const char key[])
-{
-  static const PetscReal ve[3] = {0.072, 0.118, 0.042}, vp[3] = {0.059, 0.103, 0.041};
-  if (!strcmp(key, "ve")) return ve[dc];
-  if (!strcmp(key, "vp")) return vp[dc];
-  return NAN;
-}
-
 /* Step 5: the cell file. */
-static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const DensityY yc[], const ModelTrainSummary *sum, const PetscReal times[3], const PetscInt64 evals[2], const PetscReal avg[2][D_N])
+static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const DensityY yc[], const DensityTrainSet *ts, const ModelTrainSummary *sum, const PetscReal times[3], const PetscInt64 evals[2], const PetscReal avg[2][DENSITY_D_N])
 {
   H5io       io;
   char       desc[256];
@@ -376,7 +373,7 @@ static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const Densit
   PetscFunctionBeginUser;
   for (PetscInt k = 0; k < c->ny; k++) nb += yc[k].nband;
   PetscCall(PetscMalloc4((size_t)c->ny * c->n_gen, &buf, c->ny + 1, &off, c->ny, &cnt, c->ny, &acc));
-  PetscCall(PetscMalloc5(c->ny, &ycopy, (size_t)c->ny * 2 * D_N, &dist, (size_t)c->ny * 2 * D_N, &its, (size_t)c->ny * npdf, &px, (size_t)c->ny * npdf, &pd));
+  PetscCall(PetscMalloc5(c->ny, &ycopy, (size_t)c->ny * 2 * DENSITY_D_N, &dist, (size_t)c->ny * 2 * DENSITY_D_N, &its, (size_t)c->ny * npdf, &px, (size_t)c->ny * npdf, &pd));
   PetscCall(SchedDescribe(&c->sch, desc, sizeof(desc)));
   PetscCall(H5ioCreate(comm, c->output, &io));
   PetscCall(H5ioWriteProvenance(&io, "pdediff density"));
@@ -404,27 +401,27 @@ static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const Densit
   PetscCall(H5ioAttrReal(&io, "/", "ot_reg", c->oo.reg));
   PetscCall(H5ioAttrReal(&io, "/", "ot_tol_euclidean", c->oo.tol));
   PetscCall(H5ioAttrReal(&io, "/", "ot_tol_sqeuclidean", c->sq_tol));
-  PetscCall(H5ioAttrReal(&io, "/", "paper_table1_value", DensityPaperValue(c->dcase, c->key)));
-  PetscCall(H5ioAttrString(&io, "/", "distance_columns", DistNames));
+  PetscCall(H5ioAttrReal(&io, "/", "paper_table1_value", density_paper_value(c->dcase, c->key)));
+  PetscCall(H5ioAttrString(&io, "/", "distance_columns", DensityDistNames));
 
   for (PetscInt k = 0; k < c->ny; k++) {
     ycopy[k] = c->yv[k];
     cnt[k]   = (PetscReal)yc[k].nband;
     acc[k]   = yc[k].accept;
     for (int q = 0; q < 2; q++)
-      for (int j = 0; j < D_N; j++) {
-        dist[((size_t)q * c->ny + k) * D_N + j] = yc[k].d[q][j];
-        its[((size_t)q * c->ny + k) * D_N + j]  = (PetscReal)yc[k].it[q][j];
+      for (int j = 0; j < DENSITY_D_N; j++) {
+        dist[((size_t)q * c->ny + k) * DENSITY_D_N + j] = yc[k].d[q][j];
+        its[((size_t)q * c->ny + k) * DENSITY_D_N + j]  = (PetscReal)yc[k].it[q][j];
       }
   }
   PetscCall(H5ioWriteReplicated(&io, "y_values", c->ny, 0, ycopy, "y", "as Y", "the conditioning values Y = y"));
   PetscCall(H5ioWriteReplicated(&io, "band_count", c->ny, 0, cnt, "y", "points", "reference points with |Y - y| <= band_halfwidth"));
   PetscCall(H5ioWriteReplicated(&io, "exact_acceptance", c->ny, 0, acc, "y", "1", "acceptance rate of the exact conditional sampler (rejection for the spiral; 1 otherwise)"));
-  PetscCall(H5ioWriteReplicated(&io, "ot_euclidean", c->ny, D_N, dist, "y,distance", "as X", "Sinkhorn transport cost <P,C>, C = |x - x'|, reg ot_reg; columns: distance_columns"));
-  PetscCall(H5ioWriteReplicated(&io, "ot_sqeuclidean", c->ny, D_N, dist + (size_t)c->ny * D_N, "y,distance", "as X^2", "Sinkhorn transport cost <P,C>, C = (x - x')^2 (NaN: not computed); columns: distance_columns"));
-  PetscCall(H5ioWriteReplicated(&io, "ot_iterations", 2 * c->ny, D_N, its, "cost*y,distance", "iterations", "Sinkhorn iterations: rows 0..ny-1 euclidean, ny..2ny-1 squared"));
-  PetscCall(H5ioWriteReplicated(&io, "cell_euclidean", D_N, 0, avg[0], "distance", "as X", "average over the Y values of ot_euclidean: one Table 1 cell per column"));
-  PetscCall(H5ioWriteReplicated(&io, "cell_sqeuclidean", D_N, 0, avg[1], "distance", "as X^2", "average over the Y values of ot_sqeuclidean"));
+  PetscCall(H5ioWriteReplicated(&io, "ot_euclidean", c->ny, DENSITY_D_N, dist, "y,distance", "as X", "Sinkhorn transport cost <P,C>, C = |x - x'|, reg ot_reg; columns: distance_columns"));
+  PetscCall(H5ioWriteReplicated(&io, "ot_sqeuclidean", c->ny, DENSITY_D_N, dist + (size_t)c->ny * DENSITY_D_N, "y,distance", "as X^2", "Sinkhorn transport cost <P,C>, C = (x - x')^2 (NaN: not computed); columns: distance_columns"));
+  PetscCall(H5ioWriteReplicated(&io, "ot_iterations", 2 * c->ny, DENSITY_D_N, its, "cost*y,distance", "iterations", "Sinkhorn iterations: rows 0..ny-1 euclidean, ny..2ny-1 squared"));
+  PetscCall(H5ioWriteReplicated(&io, "cell_euclidean", DENSITY_D_N, 0, avg[0], "distance", "as X", "average over the Y values of ot_euclidean: one Table 1 cell per column"));
+  PetscCall(H5ioWriteReplicated(&io, "cell_sqeuclidean", DENSITY_D_N, 0, avg[1], "distance", "as X^2", "average over the Y values of ot_sqeuclidean"));
   for (int s = 0; s < 3; s++) {
     static const char *names[3] = {"samples_ode", "samples_sde", "exact_conditional"};
     static const char *descs[3] = {"generated samples of X | Y = y, probability-flow ODE sampler", "generated samples of X | Y = y, reverse SDE sampler (alpha sampler_sde_alpha)", "exact samples of X | Y = y (density.h)"};
@@ -458,17 +455,9 @@ static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const Densit
   }
   PetscCall(H5ioWriteReplicated(&io, "pdf_x", c->ny, npdf, px, "y,point", "as X", "grid for the exact conditional density"));
   PetscCall(H5ioWriteReplicated(&io, "pdf", c->ny, npdf, pd, "y,point", "1/X", "exact conditional density p(x | Y = y) on pdf_x"));
-  { /* the training joint (Figure 1), regenerated from its streams */
-    PetscInt   nlocal;
-    PetscInt64 first;
-    PetscReal *tx, *ty;
-    PetscCall(SamplerPartition(comm, c->n_train, &nlocal, &first));
-    PetscCall(PetscMalloc2(PetscMax(nlocal, 1), &tx, PetscMax(nlocal, 1), &ty));
-    density_joint_rows(c->dcase, (uint64_t)c->data_seed, RNG_PURPOSE_DATA, (uint64_t)first, nlocal, tx, ty);
-    PetscCall(H5ioWriteRows(&io, "train_x", c->n_train, 0, first, nlocal, tx, "sample", "as X", "X of the training joint samples"));
-    PetscCall(H5ioWriteRows(&io, "train_y", c->n_train, 0, first, nlocal, ty, "sample", "as Y", "Y of the training joint samples"));
-    PetscCall(PetscFree2(tx, ty));
-  }
+  /* the training joint (Figure 1) */
+  PetscCall(H5ioWriteRows(&io, "train_x", c->n_train, 0, ts->first, ts->nlocal, ts->x, "sample", "as X", "X of the training joint samples"));
+  PetscCall(H5ioWriteRows(&io, "train_y", c->n_train, 0, ts->first, ts->nlocal, ts->y, "sample", "as Y", "Y of the training joint samples"));
   PetscCall(H5ioCommit(&io));
   PetscCall(PetscFree4(buf, off, cnt, acc));
   PetscCall(PetscFree5(ycopy, dist, its, px, pd));
@@ -491,11 +480,12 @@ PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status)
 {
   DensityCtx        c;
   DensityY          yc[DENS_MAX_Y];
+  DensityTrainSet   ts;
   Model             model;
   ModelTrainSummary sum;
-  PetscBool         interrupted;
+  PetscBool         interrupted = PETSC_FALSE;
   PetscInt64        evals[2];
-  PetscReal         times[3] = {0, 0, 0}, avg[2][D_N] = {{0}}, paper;
+  PetscReal         times[3] = {0, 0, 0}, avg[2][DENSITY_D_N] = {{0}}, paper;
   PetscLogDouble    t0, t1, tstart;
   PetscLogStage     st_ref, st_train, st_sample, st_ot;
   char              desc[256], pbuf[64];
@@ -521,12 +511,13 @@ PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status)
   for (PetscInt k = 0; k < c.ny; k++) PetscCall(PetscPrintf(comm, "density: Y = %g: %" PetscInt_FMT " band points, exact conditional acceptance %.3f\n", (double)c.yv[k], yc[k].nband, (double)yc[k].accept));
 
   PetscCall(PetscLogStagePush(st_train));
-  PetscCall(TrainCell(comm, &c, &model, &sum, &interrupted));
+  PetscCall(TrainCell(comm, &c, &ts, &model, &sum, &interrupted));
   PetscCall(PetscLogStagePop());
   times[0] = sum.seconds;
   if (interrupted) {
     PetscCall(PetscPrintf(comm, "density: interrupted by a signal during training at step %lld: nothing written (rerun the cell; exit status %d)\n", (long long)sum.steps, PDEDIFF_EXIT_INTERRUPTED));
     *status = PDEDIFF_EXIT_INTERRUPTED;
+    PetscCall(PetscFree2(ts.x, ts.y));
     PetscCall(ModelDestroy(&model));
     PetscCall(DestroyY(c.ny, yc));
     PetscFunctionReturn(0);
@@ -545,22 +536,23 @@ PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status)
   PetscCall(PetscPrintf(comm, "  %8s %6s | %-35s | %-26s | %s\n", "Y", "band", "|x-x'|: ODE     SDE     floor", "vs exact: ODE SDE floor", "(x-x')^2: ODE SDE floor"));
   for (PetscInt k = 0; k < c.ny; k++) {
     PetscCall(DistancesY(comm, &c, &yc[k]));
-    PetscCall(PetscPrintf(comm, "  %8g %6" PetscInt_FMT " | %.5f %.5f %.5f (ODE %.2fx) | %.5f %.5f %.5f | %.5f %.5f %.5f\n", (double)c.yv[k], yc[k].nband, (double)yc[k].d[0][D_ODE_BAND], (double)yc[k].d[0][D_SDE_BAND], (double)yc[k].d[0][D_FLOOR], (double)(yc[k].d[0][D_ODE_BAND] / yc[k].d[0][D_FLOOR]), (double)yc[k].d[0][D_ODE_EXACT], (double)yc[k].d[0][D_SDE_EXACT], (double)yc[k].d[0][D_EXACT_FLOOR], (double)yc[k].d[1][D_ODE_BAND], (double)yc[k].d[1][D_SDE_BAND], (double)yc[k].d[1][D_FLOOR]));
+    PetscCall(PetscPrintf(comm, "  %8g %6" PetscInt_FMT " | %.5f %.5f %.5f (ODE %.2fx) | %.5f %.5f %.5f | %.5f %.5f %.5f\n", (double)c.yv[k], yc[k].nband, (double)yc[k].d[0][DENSITY_D_ODE_BAND], (double)yc[k].d[0][DENSITY_D_SDE_BAND], (double)yc[k].d[0][DENSITY_D_FLOOR], (double)(yc[k].d[0][DENSITY_D_ODE_BAND] / yc[k].d[0][DENSITY_D_FLOOR]), (double)yc[k].d[0][DENSITY_D_ODE_EXACT], (double)yc[k].d[0][DENSITY_D_SDE_EXACT], (double)yc[k].d[0][DENSITY_D_EXACT_FLOOR], (double)yc[k].d[1][DENSITY_D_ODE_BAND], (double)yc[k].d[1][DENSITY_D_SDE_BAND], (double)yc[k].d[1][DENSITY_D_FLOOR]));
     for (int q = 0; q < 2; q++)
-      for (int j = 0; j < D_N; j++) avg[q][j] += yc[k].d[q][j] / c.ny;
+      for (int j = 0; j < DENSITY_D_N; j++) avg[q][j] += yc[k].d[q][j] / c.ny;
   }
   PetscCall(PetscTime(&t1));
   PetscCall(PetscLogStagePop());
   times[2] = t1 - t0;
-  paper    = DensityPaperValue(c.dcase, c.key);
+  paper    = density_paper_value(c.dcase, c.key);
   if (PetscIsNanReal(paper)) PetscCall(PetscStrncpy(pbuf, "none (new formulation)", sizeof(pbuf)));
   else PetscCall(PetscSNPrintf(pbuf, sizeof(pbuf), "%.3f", (double)paper));
-  PetscCall(PetscPrintf(comm, "density: cell %s %s, |x-x'| averaged over Y: ODE %.5f, SDE %.5f, floor %.5f (ODE %.2fx floor); paper %s\n", DensityCases[c.dcase], c.key, (double)avg[0][D_ODE_BAND], (double)avg[0][D_SDE_BAND], (double)avg[0][D_FLOOR], (double)(avg[0][D_ODE_BAND] / avg[0][D_FLOOR]), pbuf));
-  PetscCall(PetscPrintf(comm, "density: cell %s %s, vs exact samples: ODE %.5f, SDE %.5f, floor %.5f; (x-x')^2 vs band: ODE %.5f, SDE %.5f, floor %.5f\n", DensityCases[c.dcase], c.key, (double)avg[0][D_ODE_EXACT], (double)avg[0][D_SDE_EXACT], (double)avg[0][D_EXACT_FLOOR], (double)avg[1][D_ODE_BAND], (double)avg[1][D_SDE_BAND], (double)avg[1][D_FLOOR]));
+  PetscCall(PetscPrintf(comm, "density: cell %s %s, |x-x'| averaged over Y: ODE %.5f, SDE %.5f, floor %.5f (ODE %.2fx floor); paper %s\n", DensityCases[c.dcase], c.key, (double)avg[0][DENSITY_D_ODE_BAND], (double)avg[0][DENSITY_D_SDE_BAND], (double)avg[0][DENSITY_D_FLOOR], (double)(avg[0][DENSITY_D_ODE_BAND] / avg[0][DENSITY_D_FLOOR]), pbuf));
+  PetscCall(PetscPrintf(comm, "density: cell %s %s, vs exact samples: ODE %.5f, SDE %.5f, floor %.5f; (x-x')^2 vs band: ODE %.5f, SDE %.5f, floor %.5f\n", DensityCases[c.dcase], c.key, (double)avg[0][DENSITY_D_ODE_EXACT], (double)avg[0][DENSITY_D_SDE_EXACT], (double)avg[0][DENSITY_D_EXACT_FLOOR], (double)avg[1][DENSITY_D_ODE_BAND], (double)avg[1][DENSITY_D_SDE_BAND], (double)avg[1][DENSITY_D_FLOOR]));
 
-  PetscCall(WriteCell(comm, &c, yc, &sum, times, evals, avg));
+  PetscCall(WriteCell(comm, &c, yc, &ts, &sum, times, evals, avg));
   PetscCall(PetscTime(&t1));
   PetscCall(PetscPrintf(comm, "density: wrote %s and %s; wall %.1f s (train %.1f, sample %.1f, OT %.1f) on %d rank(s)\n", c.output, c.model, t1 - tstart, (double)times[0], (double)times[1], (double)times[2], size));
+  PetscCall(PetscFree2(ts.x, ts.y));
   PetscCall(ModelDestroy(&model));
   PetscCall(DestroyY(c.ny, yc));
   PetscFunctionReturn(0);

@@ -12,14 +12,10 @@
 #include <math.h>
 
 #define T1_MAX_FORMS 8
-#define T1_ND 6 /* distance columns of a cell file (cmd_density.c) */
-enum { T1_ODE = 0, T1_SDE = 1, T1_FLOOR = 2 };
-
-PetscReal DensityPaperValue(DensityCase dc, const char key[]);
 
 typedef struct {
   PetscBool present;
-  PetscReal d[2][T1_ND]; /* [cost][column] */
+  PetscReal d[2][DENSITY_D_N]; /* [cost][column] */
   PetscReal seconds;
   PetscInt64 epochs;
 } Cell;
@@ -31,8 +27,8 @@ static PetscErrorCode ReadCell(MPI_Comm comm, const char path[], Cell *cell)
 
   PetscFunctionBeginUser;
   PetscCall(H5ioOpen(comm, path, &io));
-  PetscCall(H5ioReadReal(&io, "cell_euclidean", T1_ND, 0, cell->d[0]));
-  PetscCall(H5ioReadReal(&io, "cell_sqeuclidean", T1_ND, 0, cell->d[1]));
+  PetscCall(H5ioReadReal(&io, "cell_euclidean", DENSITY_D_N, 0, cell->d[0]));
+  PetscCall(H5ioReadReal(&io, "cell_sqeuclidean", DENSITY_D_N, 0, cell->d[1]));
   PetscCall(H5ioReadAttrReal(&io, "/", "train_seconds", &tr));
   PetscCall(H5ioReadAttrReal(&io, "/", "sample_seconds", &sa));
   PetscCall(H5ioReadAttrReal(&io, "/", "ot_seconds", &ot));
@@ -83,7 +79,7 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
       if (!exists) {
         PetscCall(PetscPrintf(comm, "table1: no cell file %s (run pdediff density -density_case %s with that formulation): shown as -\n", path, DensityCases[dc]));
         for (int q = 0; q < 2; q++)
-          for (int j = 0; j < T1_ND; j++) cells[f][dc].d[q][j] = NAN;
+          for (int j = 0; j < DENSITY_D_N; j++) cells[f][dc].d[q][j] = NAN;
         continue;
       }
       PetscCall(ReadCell(comm, path, &cells[f][dc]));
@@ -102,9 +98,9 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
         char col[3][64];
         for (int dc = 0; dc < 3; dc++) {
           char      pv[16];
-          PetscReal p = DensityPaperValue((DensityCase)dc, forms[f]);
+          PetscReal p = density_paper_value((DensityCase)dc, forms[f]);
           snprintf(pv, sizeof(pv), "%.3f", (double)p);
-          Fmt(col[dc], sizeof(col[dc]), cells[f][dc].d[q][s == 0 ? T1_ODE : T1_SDE], (!q && s == 0 && !PetscIsNanReal(p)) ? pv : NULL);
+          Fmt(col[dc], sizeof(col[dc]), cells[f][dc].d[q][s == 0 ? DENSITY_D_ODE_BAND : DENSITY_D_SDE_BAND], (!q && s == 0 && !PetscIsNanReal(p)) ? pv : NULL);
         }
         PetscCall(PetscPrintf(comm, "%-12s %-7s %-16s %-16s %-16s\n", forms[f], s ? "SDE" : "ODE", col[0], col[1], col[2]));
       }
@@ -112,7 +108,7 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
       char col[3][64];
       for (int dc = 0; dc < 3; dc++) {
         PetscReal v = NAN;
-        for (PetscInt f = 0; f < nforms && PetscIsNanReal(v); f++) v = cells[f][dc].d[q][T1_FLOOR];
+        for (PetscInt f = 0; f < nforms && PetscIsNanReal(v); f++) v = cells[f][dc].d[q][DENSITY_D_FLOOR];
         Fmt(col[dc], sizeof(col[dc]), v, NULL);
       }
       PetscCall(PetscPrintf(comm, "%-20s %-16s %-16s %-16s\n", "floor (band/exact)", col[0], col[1], col[2]));
@@ -139,8 +135,8 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
         for (int q = 0; q < 2; q++)
           for (int s = 0; s < 2; s++) {
             const PetscReal *d = cells[f][dc].d[q];
-            const PetscReal  p = (!q && !s) ? DensityPaperValue((DensityCase)dc, forms[f]) : NAN;
-            fprintf(fp, "%s,%s,%s,%s,%.6g,%.6g,%.4g,%.6g,%.6g,%.3g\n", DensityCases[dc], forms[f], s ? "sde" : "ode", q ? "sqeuclidean" : "euclidean", (double)d[s], (double)d[T1_FLOOR], (double)(d[s] / d[T1_FLOOR]), (double)d[3 + s], (double)d[5], (double)p);
+            const PetscReal  p = (!q && !s) ? density_paper_value((DensityCase)dc, forms[f]) : NAN;
+            fprintf(fp, "%s,%s,%s,%s,%.6g,%.6g,%.4g,%.6g,%.6g,%.3g\n", DensityCases[dc], forms[f], s ? "sde" : "ode", q ? "sqeuclidean" : "euclidean", (double)d[s ? DENSITY_D_SDE_BAND : DENSITY_D_ODE_BAND], (double)d[DENSITY_D_FLOOR], (double)(d[s ? DENSITY_D_SDE_BAND : DENSITY_D_ODE_BAND] / d[DENSITY_D_FLOOR]), (double)d[s ? DENSITY_D_SDE_EXACT : DENSITY_D_ODE_EXACT], (double)d[DENSITY_D_EXACT_FLOOR], (double)p);
           }
       }
     err = ferror(fp) | fclose(fp);

@@ -1,8 +1,18 @@
 /* density: joints (49)-(51) and their exact conditionals (see density.h). */
 #include "density.h"
 #include <math.h>
+#include <string.h>
 
 const char *const DensityCases[] = {"tanh", "bimodal", "spiral", "DensityCase", "DENSITY_", NULL};
+const char        DensityDistNames[] = "ode_vs_band,sde_vs_band,floor_band_vs_exact,ode_vs_exact,sde_vs_exact,floor_exact_vs_exact";
+
+PetscReal density_paper_value(DensityCase c, const char key[])
+{
+  static const PetscReal ve[3] = {0.072, 0.118, 0.042}, vp[3] = {0.059, 0.103, 0.041}; /* Table 1 */
+  if (!strcmp(key, "ve")) return ve[c];
+  if (!strcmp(key, "vp")) return vp[c];
+  return NAN;
+}
 
 #define SPIRAL_NOISE 0.1 /* 0.1 C3, 0.1 C4: standard deviation of the spiral's noise */
 #define SPIRAL_MAX_TRIES 1000000

@@ -35,6 +35,14 @@ void density_y_support(DensityCase c, PetscReal *lo, PetscReal *hi);
    spiral's acceptance is so small (|y| far beyond the spiral) that max_tries proposals per sample
    did not suffice. */
 PetscErrorCode DensityConditional(DensityCase c, PetscReal y, uint64_t seed, uint64_t index0, PetscInt n, PetscReal x[], PetscReal *accept);
+/* The Sinkhorn distances a Table 1 cell reports per Y value, in the column order of the cell
+   file's ot_euclidean / ot_sqeuclidean datasets (pdediff density writes them, pdediff table1
+   reads them): generated (ODE, SDE) vs the band; the floor (band vs an exact sample of its size);
+   generated vs exact samples; two independent exact samples (the floor of that comparison). */
+typedef enum { DENSITY_D_ODE_BAND, DENSITY_D_SDE_BAND, DENSITY_D_FLOOR, DENSITY_D_ODE_EXACT, DENSITY_D_SDE_EXACT, DENSITY_D_EXACT_FLOOR, DENSITY_D_N } DensityDist;
+extern const char DensityDistNames[]; /* comma-separated column names */
+/* The paper's Table 1 value for a case and formulation key ("ve", "vp"); NaN for others. */
+PetscReal density_paper_value(DensityCase c, const char key[]);
 /* Probability density of X | Y = y at x (closed form for tanh and bimodal; for the spiral by the
    midpoint rule over H with nquad points, nquad >= 1000 recommended). */
 PetscReal density_conditional_pdf(DensityCase c, PetscReal y, PetscReal x, PetscInt nquad);

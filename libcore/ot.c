@@ -234,8 +234,9 @@ static PetscErrorCode SoftMin(OtKernel *K, const OtSide *X, PetscInt i0, PetscIn
       }
       { /* moments T_k, k = 0 .. P+2 (the two extra ones give the transport cost's (u - d_j)^2) */
         PetscReal T[OT_TAYLOR_P + 3];
+        const int nT = fx ? OT_TAYLOR_P + 3 : OT_TAYLOR_P + 1; /* the iterations need no cost moments */
         for (PetscInt j = j0; j <= j1; j++) dd[j] = z[j] - xi;
-        for (int k = 0; k < OT_TAYLOR_P + 3; k++) {
+        for (int k = 0; k < nT; k++) {
           PetscReal sk = 0;
           for (PetscInt j = j0; j <= j1; j++) {
             sk += ex[j];
@@ -245,16 +246,16 @@ static PetscErrorCode SoftMin(OtKernel *K, const OtSide *X, PetscInt i0, PetscIn
         }
         for (PetscInt ii = i; ii < iend; ii++) {
           const PetscReal u = x[ii] - xi, t = 2 * u / reg;
-          PetscReal       S = 0, W0 = 0, W1 = 0, W2 = 0;
-          for (int k = OT_TAYLOR_P; k >= 0; k--) { /* Horner in t with 1/k! folded in */
-            S  = S * t / (k + 1) + T[k];
-            W1 = W1 * t / (k + 1) + T[k + 1];
-            W2 = W2 * t / (k + 1) + T[k + 2];
-          }
+          PetscReal       S = 0, W1 = 0, W2 = 0;
+          for (int k = OT_TAYLOR_P; k >= 0; k--) S = S * t / (k + 1) + T[k]; /* Horner in t, 1/k! folded in */
           out[ii - i0] = -reg * (lw + emax - (xi * xi + u * u) / reg + log(S));
           if (fx) {
-            W0           = u * u * S - 2 * u * W1 + W2; /* sum_j e_j exp(t d_j) (u - d_j)^2 */
-            mom[ii - i0] = exp(lw + emax - (xi * xi + u * u) / reg + fx[ii] / reg) * PetscMax(W0, 0);
+            for (int k = OT_TAYLOR_P; k >= 0; k--) {
+              W1 = W1 * t / (k + 1) + T[k + 1];
+              W2 = W2 * t / (k + 1) + T[k + 2];
+            }
+            /* sum_j e_j exp(t d_j) (u - d_j)^2 = u^2 S - 2 u W1 + W2 */
+            mom[ii - i0] = exp(lw + emax - (xi * xi + u * u) / reg + fx[ii] / reg) * PetscMax(u * u * S - 2 * u * W1 + W2, 0);
           }
         }
       }

@@ -39,6 +39,7 @@ typedef enum {
   RNG_PURPOSE_TRAIN_PERM = 7,
   RNG_PURPOSE_REFERENCE  = 8,  /* fresh joint samples for a reference set (Table 1's band) */
   RNG_PURPOSE_CONDITIONAL = 9, /* exact conditional samples */
+  RNG_PURPOSE_FLUX      = 10, /* GP prior draws of the wall-flux vector (data generation) */
   RNG_PURPOSE_TEST      = 100
 } RngPurpose;
 

@@ -145,23 +145,6 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, DensityCtx *c)
   PetscFunctionReturn(0);
 }
 
-/* The directory part of path ("." if none) must be writable: checked before any work is done. */
-static PetscErrorCode CheckWritableDir(MPI_Comm comm, const char path[], const char option[])
-{
-  char      d[PETSC_MAX_PATH_LEN], *slash;
-  PetscBool ok;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscStrncpy(d, path, sizeof(d)));
-  slash = strrchr(d, '/');
-  if (slash) *slash = 0;
-  else PetscCall(PetscStrncpy(d, ".", sizeof(d)));
-  if (!d[0]) PetscCall(PetscStrncpy(d, "/", sizeof(d)));
-  PetscCall(PetscTestDirectory(d, 'w', &ok));
-  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "%s %s: directory %s does not exist or is not writable; create it or choose another path", option, path, d);
-  PetscFunctionReturn(0);
-}
-
 /* Create -density_dir (with its parents) when a default path puts a file there; the output and
    model directories must then be writable. */
 static PetscErrorCode PrepareOutput(MPI_Comm comm, const DensityCtx *c)
@@ -184,8 +167,8 @@ static PetscErrorCode PrepareOutput(MPI_Comm comm, const DensityCtx *c)
     (void)mkdir(d, 0755);
   }
   PetscCallMPI(MPI_Barrier(comm));
-  PetscCall(CheckWritableDir(comm, c->output, "-density_output"));
-  PetscCall(CheckWritableDir(comm, c->model, "-model"));
+  PetscCall(H5ioCheckWritable(comm, c->output, "-density_output"));
+  PetscCall(H5ioCheckWritable(comm, c->model, "-model"));
   PetscFunctionReturn(0);
 }
 

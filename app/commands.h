@@ -17,6 +17,8 @@ PetscErrorCode CmdSample(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status);
+PetscErrorCode CmdForward(MPI_Comm comm, int nargs, char **args, int *status);
+PetscErrorCode CmdGenerate(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdOt(MPI_Comm comm, int nargs, char **args, int *status);
 
 #endif

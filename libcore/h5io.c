@@ -379,3 +379,20 @@ PetscErrorCode H5ioReadRowsFloat(H5io *io, const char name[], PetscInt ncols, Pe
   PetscCallH5(H5Dclose(dset));
   PetscFunctionReturn(0);
 }
+
+/* The directory part of path ("." if none) must be writable: checked before any work is done. */
+PetscErrorCode H5ioCheckWritable(MPI_Comm comm, const char path[], const char option[])
+{
+  char      d[PETSC_MAX_PATH_LEN], *slash;
+  PetscBool ok;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(d, path, sizeof(d)));
+  slash = strrchr(d, '/');
+  if (slash) *slash = 0;
+  else PetscCall(PetscStrncpy(d, ".", sizeof(d)));
+  if (!d[0]) PetscCall(PetscStrncpy(d, "/", sizeof(d)));
+  PetscCall(PetscTestDirectory(d, 'w', &ok));
+  PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "%s %s: directory %s does not exist or is not writable; create it or choose another path", option, path, d);
+  PetscFunctionReturn(0);
+}

@@ -26,6 +26,9 @@ typedef struct {
 
 /* Collective. Create "<path>.partial" for parallel writing; checks the directory is writable. */
 PetscErrorCode H5ioCreate(MPI_Comm comm, const char path[], H5io *io);
+/* Collective. The directory part of path ("." if none) must exist and be writable; the error names
+   the option that gave the path (checked before any work is done). */
+PetscErrorCode H5ioCheckWritable(MPI_Comm comm, const char path[], const char option[]);
 /* Collective. Close and atomically rename to the final name. */
 PetscErrorCode H5ioCommit(H5io *io);
 /* Collective. Close (if open) and remove the partial file; safe to call after errors. */

@@ -94,7 +94,7 @@ static PetscErrorCode ReadSensors(MPI_Comm comm, const char path[], FemGeometry 
   PetscCall(PetscFree(g->sensor));
   g->sensor = s;
   g->nsensor = n;
-  PetscCall(PetscStrncpy(g->sensor_src, path, sizeof(g->sensor_src)));
+  PetscCall(PetscSNPrintf(g->sensor_src, sizeof(g->sensor_src), "-fem_sensors %s", path));
   PetscFunctionReturn(0);
 }
 

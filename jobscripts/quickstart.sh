@@ -37,5 +37,9 @@ else
     mpirun -n 2 --oversubscribe "$build/app/pdediff" sample -options_file "$root/inputs/quickstart.opts" \
       -sampler_type "$s" -output "$out/samples_$s.h5"
   done
+  # the forward model of Sec. 5.2: a 1,000-sample data set on the 340 x 80 mesh, then its figure
+  mpirun -n 2 --oversubscribe "$build/app/pdediff" generate -options_file "$root/inputs/advdiff_data_quick.opts" \
+    -generate_output "$out/advdiff_quick.h5"
+  /usr/bin/python3 "$root/postprocess/advdiff_fields.py" "$out/advdiff_quick.h5" "$out/figure5_fields.png"
   echo "quickstart: outputs in $out (inspect with: h5dump -H $out/samples_ode.h5)"
 fi

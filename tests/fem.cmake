@@ -23,3 +23,10 @@ pdediff_fem_fail(cli_fem_bad_output "-generate_output a_file/out.h5: directory a
 pdediff_fem_fail(cli_fem_bad_groups "-fem_group_size 3 must divide the 1 ranks" ${GQ} -fem_group_size 3)
 pdediff_fem_fail(cli_fem_forward_short "short_flux.txt gave 3 values: give exactly 30" $<TARGET_FILE:pdediff> forward -fem_nx 170 -fem_ny 40 -flux_file short_flux.txt)
 pdediff_fem_fail(cli_fem_forward_noflux "pdediff forward needs the flux vector once" $<TARGET_FILE:pdediff> forward -fem_nx 170 -fem_ny 40)
+# Benchmark (label bench): mesh/assembly/set-up/solve times, solve-mode samples/s, mesh convergence.
+add_executable(bench_fem ${CMAKE_CURRENT_SOURCE_DIR}/bench_fem.c)
+target_link_libraries(bench_fem PRIVATE pdefem pdecore)
+foreach(np 1 2)
+  add_test(NAME bench_fem_np${np} COMMAND ${MPIEXEC_EXECUTABLE} -n ${np} --oversubscribe $<TARGET_FILE:bench_fem>)
+  set_tests_properties(bench_fem_np${np} PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "bench" TIMEOUT 1200)
+endforeach()

@@ -8,6 +8,7 @@
 #    y_clean and H equal to 1e-10 relative, solve = basis to 1e-10, forward = generate's row.
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 mesh="-fem_nx 170 -fem_ny 40"
 run() { "$mpiexec" -n "$1" --oversubscribe "$pdediff" "${@:2}"; }
@@ -77,4 +78,7 @@ d = np.abs(gen_field - field).max() / np.abs(field).max()
 check(d < 1e-10, f"generate's stored field of sample 100 = forward's field ({d:.2e})")
 sys.exit(1 if fail else 0)
 PY
+
+/usr/bin/python3 "$root/postprocess/advdiff_fields.py" ref.h5 fields.png
+[ -s fields.png ] || { echo "FAIL: postprocess/advdiff_fields.py did not write fields.png"; exit 1; }
 echo "fem_cli: ok ($np rank(s))"

@@ -85,7 +85,7 @@ PetscErrorCode CmdOt(MPI_Comm comm, int nargs, char **args, int *status)
   PetscCall(ReadSet(comm, args[0], &n, &a));
   PetscCall(ReadSet(comm, args[1], &m, &b));
   PetscCall(OtSinkhorn1D(comm, &o, n, a, m, b, &r));
-  PetscCall(PetscPrintf(comm, "ot: %" PetscInt_FMT " x %" PetscInt_FMT " points, cost %s, reg %g, %s kernel: %" PetscInt_FMT " iterations, L1 marginal error %.3e%s, %.3f s\n", n, m, OtCosts[o.cost], (double)o.reg, o.method == OT_METHOD_DENSE ? "dense" : "fast", r.iterations, (double)r.marginal_error, r.converged ? "" : " (NOT converged: raise -ot_max_iter)", r.seconds));
+  PetscCall(PetscPrintf(comm, "ot: %" PetscInt_FMT " x %" PetscInt_FMT " points, cost %s, reg %g, %s kernel, relaxation %g (%" PetscInt_FMT " restarts): %" PetscInt_FMT " iterations, L1 marginal error %.3e%s, %.3f s\n", n, m, OtCosts[o.cost], (double)o.reg, o.method == OT_METHOD_DENSE ? "dense" : "fast", (double)r.relax, r.relax_restarts, r.iterations, (double)r.marginal_error, r.converged ? "" : " (NOT converged: raise -ot_max_iter)", r.seconds));
   PetscCall(PetscPrintf(comm, "%.17g\n", (double)r.cost));
   if (!r.converged) *status = 1;
   PetscCall(PetscFree(a));

@@ -7,6 +7,7 @@ const char *const OtCosts[]   = {"euclidean", "sqeuclidean", "OtCost", "OT_COST_
 const char *const OtMethods[] = {"auto", "dense", "OtMethod", "OT_METHOD_", NULL};
 
 static PetscLogEvent OT_EVENT;
+#define OT_RELAX_START 1e-1 /* plain Sinkhorn until the marginal error is below this, then relax */
 
 PetscErrorCode OtOptsSetDefaults(OtOpts *o)
 {
@@ -16,6 +17,7 @@ PetscErrorCode OtOptsSetDefaults(OtOpts *o)
   o->tol      = 1e-9;
   o->max_iter = 100000;
   o->method   = OT_METHOD_AUTO;
+  o->relax    = 1.9;
   PetscFunctionReturn(0);
 }
 
@@ -28,7 +30,9 @@ PetscErrorCode OtOptsSetFromOptions(MPI_Comm comm, const char prefix[], OtOpts *
   PetscCall(PetscOptionsReal("-ot_tol", "Stop when the L1 marginal error <= tol", "ot", o->tol, &o->tol, NULL));
   PetscCall(PetscOptionsInt("-ot_max_iter", "Maximum Sinkhorn iterations", "ot", o->max_iter, &o->max_iter, NULL));
   PetscCall(PetscOptionsEnum("-ot_method", "auto (O(n+m) kernel for euclidean, peak window for sqeuclidean) or dense (O(nm) reference)", "ot", OtMethods, (PetscEnum)o->method, (PetscEnum *)&o->method, NULL));
+  PetscCall(PetscOptionsReal("-ot_relax", "Over-relaxation w of the Sinkhorn updates, in [1, 2) (1: plain Sinkhorn; safeguarded)", "ot", o->relax, &o->relax, NULL));
   PetscOptionsEnd();
+  PetscCheck(o->relax >= 1 && o->relax < 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ot_relax %g: must be in [1, 2)", (double)o->relax);
   PetscCheck(o->reg > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ot_reg %g: must be > 0", (double)o->reg);
   PetscCheck(o->tol > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ot_tol %g: must be > 0", (double)o->tol);
   PetscCheck(o->max_iter > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-ot_max_iter %" PetscInt_FMT ": must be > 0", o->max_iter);
@@ -295,7 +299,7 @@ PetscErrorCode OtSinkhorn1D(MPI_Comm comm, const OtOpts *o, PetscInt n, const Pe
   static PetscBool reg_done = PETSC_FALSE;
   OtSide           X, Y;
   OtKernel         K;
-  PetscReal       *f, *g, *fnew, *mom, center = 0, err = PETSC_MAX_REAL, cost = 0;
+  PetscReal       *f, *g, *fnew, *mom, *gold, *fbest, *gbest, w = o->relax, wa = 1, best = PETSC_MAX_REAL, center = 0, err = PETSC_MAX_REAL, cost = 0;
   PetscInt         xlo, xhi, ylo, yhi, it;
   PetscMPIInt     *xc, *xd, *yc, *yd;
   PetscLogDouble   t0, t1;
@@ -335,26 +339,63 @@ PetscErrorCode OtSinkhorn1D(MPI_Comm comm, const OtOpts *o, PetscInt n, const Pe
     const PetscInt mx = PetscMax(n, m) + 1;
     PetscCall(PetscMalloc4(mx, &K.pa, mx, &K.pb, mx, &K.pa1, mx, &K.pb1));
   }
-  PetscCall(PetscMalloc4(n, &f, m, &g, n, &fnew, n, &mom));
+  PetscCall(PetscMalloc5(n, &f, m, &g, n, &fnew, n, &mom, m, &gold));
+  PetscCall(PetscMalloc2(n, &fbest, m, &gbest)); /* the best potentials (over-relaxation's safeguard) */
+  r->relax_restarts = 0;
   /* the O(n + m) euclidean kernel is cheaper than any communication: every rank runs it whole */
   if (o->method == OT_METHOD_AUTO && o->cost == OT_COST_EUCLIDEAN) comm = PETSC_COMM_SELF;
   PetscCall(Slices(comm, n, &xlo, &xhi, &xc, &xd));
   PetscCall(Slices(comm, m, &ylo, &yhi, &yc, &yd));
 
-  /* f from g = 0, then: g from f; fnew from g (its deviation from f is the row-marginal error) */
+  /* f from g = 0, then: g from f; fnew from g (its deviation from f is the row-marginal error).
+     Over-relaxation (o->relax = w > 1; Thibault, Chizat, Dossal, Papadakis 2017, "Overrelaxed
+     Sinkhorn-Knopp algorithm"): g <- (1 - w) g + w softmin(f), f <- (1 - w) f + w softmin(g).
+     Plain Sinkhorn converges linearly at a rate that tends to 1 when mass must travel far at small
+     reg (two separated modes: 25,000 iterations for 1e-7 on a Table 1 bimodal band); w = 1.9 needs
+     1,600 there and stops closer to the limit (2e-8 against 6.6e-7 relative). The stopping test
+     sums the column error of (f, g) (no longer 0 after a relaxed g) and the row error. Relaxation
+     starts once plain iterations have brought the error below OT_RELAX_START: far from the
+     solution the relaxed step can overshoot. */
   PetscCall(PetscArrayzero(g, m));
   PetscCall(SoftMin(&K, &X, xlo, xhi, &Y, g, f + xlo, NULL, NULL));
   PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, f, xc, xd, MPIU_REAL, comm));
   for (it = 1; it <= o->max_iter; it++) {
     PetscReal lerr = 0;
+    if (wa != 1) PetscCall(PetscArraycpy(gold + ylo, g + ylo, yhi - ylo));
     PetscCall(SoftMin(&K, &Y, ylo, yhi, &X, f, g + ylo, NULL, NULL));
+    if (wa != 1)
+      for (PetscInt j = ylo; j < yhi; j++) {
+        PetscReal gs = g[j];
+        g[j] = (1 - wa) * gold[j] + wa * gs;
+        lerr += PetscAbsReal(exp((g[j] - gs) / o->reg) - 1) / m;
+      }
     PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, g, yc, yd, MPIU_REAL, comm));
     PetscCall(SoftMin(&K, &X, xlo, xhi, &Y, g, fnew + xlo, NULL, NULL));
     for (PetscInt i = xlo; i < xhi; i++) lerr += PetscAbsReal(exp((f[i] - fnew[i]) / o->reg) - 1) / n;
     PetscCallMPI(MPI_Allreduce(&lerr, &err, 1, MPIU_REAL, MPI_SUM, comm));
     if (err <= o->tol) break; /* the plan of (f, g) meets the tolerance */
+    if (wa == 1 && w != 1 && err < OT_RELAX_START) wa = w; /* near the solution: relax from now on */
+    if (wa != 1) {
+      /* over-relaxation is not globally convergent: if the error grows 1000-fold over the best
+         seen (or is not finite), go back to the best potentials and halve w - 1 */
+      if (!(err < 1e3 * best)) {
+        PetscCall(PetscArraycpy(f, fbest, n));
+        PetscCall(PetscArraycpy(g, gbest, m));
+        w = wa = 1 + 0.5 * (wa - 1);
+        if (wa < 1.05) w = wa = 1;
+        r->relax_restarts++;
+        continue;
+      }
+      if (err < best) {
+        best = err;
+        PetscCall(PetscArraycpy(fbest, f, n));
+        PetscCall(PetscArraycpy(gbest, g, m));
+      }
+      for (PetscInt i = xlo; i < xhi; i++) fnew[i] = (1 - wa) * f[i] + wa * fnew[i];
+    }
     PetscCallMPI(MPI_Allgatherv(fnew + xlo, xhi - xlo, MPIU_REAL, f, xc, xd, MPIU_REAL, comm));
   }
+  r->relax          = w;
   r->converged      = (PetscBool)(err <= o->tol);
   r->iterations     = PetscMin(it, o->max_iter);
   r->marginal_error = err;
@@ -370,7 +411,8 @@ PetscErrorCode OtSinkhorn1D(MPI_Comm comm, const OtOpts *o, PetscInt n, const Pe
   r->seconds = t1 - t0;
   PetscCall(PetscFree2(xc, xd));
   PetscCall(PetscFree2(yc, yd));
-  PetscCall(PetscFree4(f, g, fnew, mom));
+  PetscCall(PetscFree5(f, g, fnew, mom, gold));
+  PetscCall(PetscFree2(fbest, gbest));
   PetscCall(PetscFree4(K.pa, K.pb, K.pa1, K.pb1));
   PetscCall(PetscFree2(X.p, Y.p));
   PetscCall(PetscLogEventEnd(OT_EVENT, 0, 0, 0, 0));

@@ -42,6 +42,10 @@ typedef struct {
   PetscReal tol;      /* stop when the L1 row-marginal error <= tol */
   PetscInt  max_iter; /* give up (with a warning) after this many iterations */
   OtMethod  method;   /* auto: the fast kernel of the cost; dense: O(n m) reference */
+  PetscReal relax;    /* over-relaxation w in [1, 2) of both potential updates (1: plain Sinkhorn):
+                         g <- (1 - w) g + w softmin(f), f likewise; the stopping test then sums the
+                         row and column marginal errors of the plan (f, g). Safeguarded: a 1000-fold
+                         error growth restores the best potentials and halves w - 1. */
 } OtOpts;
 
 typedef struct {
@@ -49,11 +53,13 @@ typedef struct {
   PetscInt  iterations;
   PetscReal marginal_error; /* final L1 row-marginal error */
   PetscBool converged;
+  PetscReal relax;          /* over-relaxation in use at the end (below o->relax after restarts) */
+  PetscInt  relax_restarts; /* times the relaxed iteration diverged and was restarted, damped */
   PetscReal seconds;
 } OtResult;
 
 PetscErrorCode OtOptsSetDefaults(OtOpts *o);
-/* -ot_reg, -ot_cost, -ot_tol, -ot_max_iter, -ot_method; validated. */
+/* -ot_reg, -ot_cost, -ot_tol, -ot_max_iter, -ot_method, -ot_relax; validated. */
 PetscErrorCode OtOptsSetFromOptions(MPI_Comm comm, const char prefix[], OtOpts *o);
 
 /* Collective; x (n) and y (m) given identically on every rank. */

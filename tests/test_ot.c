@@ -53,9 +53,10 @@ int main(int argc, char **argv)
   y[17] = 9.0; /* an outlier: exp(-|x - 9|/0.01) = 0 in double */
 
   PetscCall(OtOptsSetDefaults(&o));
-  o.tol = 1e-11;
+  o.tol   = 1e-11;
+  o.relax = 1; /* the kernels compared on plain Sinkhorn (same iterates); relaxation below */
   for (int c = 0; c < 2; c++) {
-    OtResult fast, dense;
+    OtResult fast, dense, relaxed, wild;
     o.cost   = (OtCost)c;
     o.method = OT_METHOD_AUTO;
     PetscCall(OtSinkhorn1D(comm, &o, 300, x, 200, y, &fast));
@@ -63,6 +64,19 @@ int main(int argc, char **argv)
     PetscCall(OtSinkhorn1D(comm, &o, 300, x, 200, y, &dense));
     CHECK(fast.converged && dense.converged && fast.iterations == dense.iterations && PetscAbsReal(fast.cost - dense.cost) <= 1e-12 * dense.cost, "%s: fast kernel %.15g (%" PetscInt_FMT " it.) = dense kernel %.15g (%" PetscInt_FMT " it.), rel. diff %.1e <= 1e-12", OtCosts[c], fast.cost, fast.iterations, dense.cost, dense.iterations, PetscAbsReal(fast.cost - dense.cost) / dense.cost);
     CHECK(fast.marginal_error <= o.tol, "%s: final L1 marginal error %.2e <= tol %.0e", OtCosts[c], fast.marginal_error, o.tol);
+    {
+      OtOpts orl = o;
+      orl.method = OT_METHOD_AUTO;
+      PetscCall(OtOptsSetDefaults(&orl));
+      orl.cost = (OtCost)c;
+      orl.tol  = o.tol;
+      PetscCall(OtSinkhorn1D(comm, &orl, 300, x, 200, y, &relaxed));
+      CHECK(relaxed.converged && relaxed.iterations < fast.iterations / 2 && PetscAbsReal(relaxed.cost - fast.cost) <= 1e-9 * fast.cost,
+            "%s: over-relaxed (w = %g) %.15g in %" PetscInt_FMT " iterations = plain %.15g in %" PetscInt_FMT ", rel. diff %.1e <= 1e-9", OtCosts[c], (double)orl.relax, relaxed.cost, relaxed.iterations, fast.cost, fast.iterations, PetscAbsReal(relaxed.cost - fast.cost) / fast.cost);
+      orl.relax = 1.995; /* too close to 2: the safeguard must restart with a damped w and still converge */
+      PetscCall(OtSinkhorn1D(comm, &orl, 300, x, 200, y, &wild));
+      CHECK(wild.converged && PetscAbsReal(wild.cost - fast.cost) <= 1e-9 * fast.cost, "%s: w = 1.995 converges (%" PetscInt_FMT " restarts, final w %g) to %.15g, rel. diff %.1e", OtCosts[c], wild.relax_restarts, (double)wild.relax, wild.cost, PetscAbsReal(wild.cost - fast.cost) / fast.cost);
+    }
     {
       OtOpts   oc = o;
       OtResult coarse;
@@ -73,7 +87,8 @@ int main(int argc, char **argv)
     }
   }
 
-  /* closed form for Gaussians, squared cost */
+  /* closed form for Gaussians, squared cost (default, over-relaxed Sinkhorn) */
+  PetscCall(OtOptsSetDefaults(&o));
   {
     const PetscReal m1 = 0, s1 = 1, m2 = 1, s2 = 0.5, exact = GaussClosedForm(m1, s1, m2, s2, 0.01);
     PetscReal       err[2], val[2];

@@ -23,7 +23,6 @@
 #include "sampler.h"
 #include "train.h"
 #include <math.h>
-#include <sys/stat.h>
 
 #define DENS_MAX_Y 16
 
@@ -149,24 +148,11 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, DensityCtx *c)
    model directories must then be writable. */
 static PetscErrorCode PrepareOutput(MPI_Comm comm, const DensityCtx *c)
 {
-  PetscMPIInt rank;
-  size_t      n;
+  size_t n;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscStrlen(c->dir, &n));
-  if (!rank && (!strncmp(c->output, c->dir, n) || !strncmp(c->model, c->dir, n))) {
-    char d[PETSC_MAX_PATH_LEN];
-    PetscCall(PetscStrncpy(d, c->dir, sizeof(d)));
-    for (char *s = d + 1; *s; s++)
-      if (*s == '/') {
-        *s = 0;
-        (void)mkdir(d, 0755); /* an existing or uncreatable level shows up in the checks below */
-        *s = '/';
-      }
-    (void)mkdir(d, 0755);
-  }
-  PetscCallMPI(MPI_Barrier(comm));
+  if (!strncmp(c->output, c->dir, n) || !strncmp(c->model, c->dir, n)) PetscCall(H5ioMakeDirs(comm, c->dir));
   PetscCall(H5ioCheckWritable(comm, c->output, "-density_output"));
   PetscCall(H5ioCheckWritable(comm, c->model, "-model"));
   PetscFunctionReturn(0);

@@ -100,12 +100,7 @@ static PetscErrorCode WriteField(MPI_Comm comm, ForwardCtx *c, FemSolver *fs, Ve
   FemSegmentMidpoints(g, mid);
   if (!rank) PetscCall(PetscMalloc2(nv, &field, 2 * nv, &xy));
   PetscCall(FemSolverGatherNatural(fs, u, field));
-  if (!rank)
-    for (PetscInt i = 0; i <= g->nx; i++)
-      for (PetscInt j = 0; j <= g->ny; j++) {
-        xy[2 * (i * (g->ny + 1) + j)] = i * (g->Lx / g->nx);
-        xy[2 * (i * (g->ny + 1) + j) + 1] = j * (g->Ly / g->ny);
-      }
+  if (!rank) FemVertexCoordinates(g, xy);
   PetscCall(H5ioCreate(comm, c->field, &io));
   PetscCall(H5ioWriteProvenance(&io, "pdediff forward"));
   PetscCall(H5ioAttrInt(&io, "/", "nx", g->nx));

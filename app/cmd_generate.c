@@ -17,7 +17,6 @@
 #include "fem.h"
 #include "gp.h"
 #include "h5io.h"
-#include <sys/stat.h>
 
 typedef enum {
   GEN_SOLVE,
@@ -87,26 +86,15 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, GenerateCtx *c)
 /* Create the output's directory and fail now, not after the solves, if the file cannot be written. */
 static PetscErrorCode CheckOutput(MPI_Comm comm, GenerateCtx *c)
 {
-  PetscMPIInt rank;
+  char d[PETSC_MAX_PATH_LEN], *slash;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (!rank) {
-    char d[PETSC_MAX_PATH_LEN], *slash;
-    PetscCall(PetscStrncpy(d, c->output, sizeof(d)));
-    slash = strrchr(d, '/');
-    if (slash && slash != d) {
-      *slash = 0;
-      for (char *s = d + 1; *s; s++)
-        if (*s == '/') {
-          *s = 0;
-          (void)mkdir(d, 0755); /* an existing or uncreatable level shows up in H5ioCreate */
-          *s = '/';
-        }
-      (void)mkdir(d, 0755);
-    }
+  PetscCall(PetscStrncpy(d, c->output, sizeof(d)));
+  slash = strrchr(d, '/');
+  if (slash && slash != d) {
+    *slash = 0;
+    PetscCall(H5ioMakeDirs(comm, d));
   }
-  PetscCallMPI(MPI_Barrier(comm));
   PetscCall(H5ioCheckWritable(comm, c->output, "-generate_output"));
   PetscFunctionReturn(0);
 }
@@ -225,11 +213,7 @@ static PetscErrorCode Write(MPI_Comm comm, GenerateCtx *c)
   for (PetscInt k = 0; k < c->nfields; k++) fidx[k] = (PetscReal)c->fields[k];
   if (!rank) {
     PetscCall(PetscMalloc1(2 * nv, &xy));
-    for (PetscInt i = 0; i <= g->nx; i++)
-      for (PetscInt j = 0; j <= g->ny; j++) {
-        xy[2 * (i * (g->ny + 1) + j)] = i * (g->Lx / g->nx);
-        xy[2 * (i * (g->ny + 1) + j) + 1] = j * (g->Ly / g->ny);
-      }
+    FemVertexCoordinates(g, xy);
   }
   PetscCall(H5ioCreate(comm, c->output, &io));
   PetscCall(H5ioWriteProvenance(&io, "pdediff generate"));

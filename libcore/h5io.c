@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #ifndef PDEDIFF_VERSION
   #define PDEDIFF_VERSION "unknown"
@@ -394,5 +395,26 @@ PetscErrorCode H5ioCheckWritable(MPI_Comm comm, const char path[], const char op
   if (!d[0]) PetscCall(PetscStrncpy(d, "/", sizeof(d)));
   PetscCall(PetscTestDirectory(d, 'w', &ok));
   PetscCheck(ok, comm, PETSC_ERR_FILE_OPEN, "%s %s: directory %s does not exist or is not writable; create it or choose another path", option, path, d);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode H5ioMakeDirs(MPI_Comm comm, const char dir[])
+{
+  PetscMPIInt rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank && dir[0]) {
+    char d[PETSC_MAX_PATH_LEN];
+    PetscCall(PetscStrncpy(d, dir, sizeof(d)));
+    for (char *s = d + 1; *s; s++)
+      if (*s == '/') {
+        *s = 0;
+        (void)mkdir(d, 0755); /* an existing or uncreatable level shows up in H5ioCheckWritable */
+        *s = '/';
+      }
+    (void)mkdir(d, 0755);
+  }
+  PetscCallMPI(MPI_Barrier(comm));
   PetscFunctionReturn(0);
 }

@@ -28,6 +28,9 @@ typedef struct {
 PetscErrorCode H5ioCreate(MPI_Comm comm, const char path[], H5io *io);
 /* Collective. The directory part of path ("." if none) must exist and be writable; the error names
    the option that gave the path (checked before any work is done). */
+/* Collective. Create the directory dir and its missing parents on rank 0 (failures are left to
+   H5ioCheckWritable, which names the option). */
+PetscErrorCode H5ioMakeDirs(MPI_Comm comm, const char dir[]);
 PetscErrorCode H5ioCheckWritable(MPI_Comm comm, const char path[], const char option[]);
 /* Collective. Close and atomically rename to the final name. */
 PetscErrorCode H5ioCommit(H5io *io);

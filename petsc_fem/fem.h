@@ -46,6 +46,8 @@ static inline PetscInt FemNumFlux(const FemGeometry *g) { return 2 * g->nseg; }
 static inline PetscInt FemNumVertices(const FemGeometry *g) { return (g->nx + 1) * (g->ny + 1); }
 /* Natural (mesh-generator) vertex numbering: v = i (ny + 1) + j at (i Lx/nx, j Ly/ny). */
 static inline PetscReal FemAdvection(const FemGeometry *g, PetscReal y) { return 4 * g->adv_peak * y * (g->Ly - y) / (g->Ly * g->Ly); }
+/* Vertex coordinates in natural order (the mesh generator's): xy has 2 FemNumVertices() entries. */
+void FemVertexCoordinates(const FemGeometry *g, PetscReal xy[]);
 /* Wall-segment midpoints, bottom wall then top wall (the GP prior's points): nflux x 2. */
 void FemSegmentMidpoints(const FemGeometry *g, PetscReal pts[]);
 

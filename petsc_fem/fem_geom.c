@@ -49,6 +49,15 @@ void FemSegmentMidpoints(const FemGeometry *g, PetscReal pts[])
     }
 }
 
+void FemVertexCoordinates(const FemGeometry *g, PetscReal xy[])
+{
+  for (PetscInt i = 0; i <= g->nx; i++)
+    for (PetscInt j = 0; j <= g->ny; j++) {
+      xy[2 * (i * (g->ny + 1) + j)]     = (i == g->nx) ? g->Lx : i * (g->Lx / g->nx);
+      xy[2 * (i * (g->ny + 1) + j) + 1] = (j == g->ny) ? g->Ly : j * (g->Ly / g->ny);
+    }
+}
+
 /* Sensors from a text file: one "x y" pair per line, '#' starts a comment. Read on rank 0. */
 static PetscErrorCode ReadSensors(MPI_Comm comm, const char path[], FemGeometry *g)
 {

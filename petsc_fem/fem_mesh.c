@@ -22,11 +22,7 @@ PetscErrorCode FemMeshCreate(MPI_Comm comm, const FemGeometry *g, DM *dm)
     nverts = (g->nx + 1) * ny1;
     ncells = 2 * g->nx * g->ny;
     PetscCall(PetscMalloc2(3 * ncells, &cells, 2 * nverts, &coords));
-    for (PetscInt i = 0; i <= g->nx; i++)
-      for (PetscInt j = 0; j <= g->ny; j++) { /* natural vertex numbering v = i (ny+1) + j */
-        coords[2 * (i * ny1 + j)]     = (i == g->nx) ? g->Lx : i * (g->Lx / g->nx);
-        coords[2 * (i * ny1 + j) + 1] = (j == g->ny) ? g->Ly : j * (g->Ly / g->ny);
-      }
+    FemVertexCoordinates(g, coords); /* natural vertex numbering v = i (ny+1) + j */
     /* cells column by column; each rectangle split along its (i,j)-(i+1,j+1) diagonal,
        both triangles counter-clockwise */
     for (PetscInt i = 0; i < g->nx; i++)

@@ -42,6 +42,7 @@ PetscErrorCode FemMeshCreate(MPI_Comm comm, const FemGeometry *g, DM *dm)
   PetscCall(PetscObjectSetOptionsPrefix((PetscObject)*dm, "fem_"));
   if (size > 1) {
     PetscCall(DMPlexGetPartitioner(*dm, &part));
+    PetscCall(PetscObjectSetOptionsPrefix((PetscObject)part, "fem_"));
     PetscCall(PetscPartitionerSetType(part, PETSCPARTITIONERSIMPLE));
     PetscCall(PetscPartitionerSetFromOptions(part));
     PetscCall(DMPlexDistribute(*dm, 0, NULL, &dist));

@@ -28,6 +28,8 @@ open('q.txt', 'w').write('# sample 100\n' + '\n'.join('%.17g' % v for v in x) + 
 open('q.list', 'w').write(','.join('%.17g' % v for v in x))"
 run "$np" forward $mesh -flux_file q.txt -forward_field u.h5 > fwd_file.out
 run "$np" forward $mesh -flux "$(cat q.list)" > fwd_list.out
+# another partitioner (PT-Scotch instead of the default x-slabs): same values to rounding
+run "$np" forward $mesh -flux_file q.txt -fem_petscpartitioner_type ptscotch -options_left 0 > fwd_scotch.out
 [ "$(wc -l < fwd_file.out)" -eq 30 ] || { echo "FAIL: pdediff forward printed $(wc -l < fwd_file.out) lines, expected 30"; exit 1; }
 grep -qvE '^-?[0-9]\.[0-9]{16}(e[-+][0-9]+)?$|^-?[0-9]+\.[0-9]+$' fwd_file.out && { echo "FAIL: a forward output line is not one number"; cat fwd_file.out; exit 1; }
 
@@ -60,6 +62,8 @@ fwd = np.loadtxt("fwd_file.out")
 d = np.abs(fwd - y[100]).max() / scale
 check(d < 1e-10, f"pdediff forward on sample 100's flux = generate's row 100: {d:.2e}")
 check(np.array_equal(fwd, np.loadtxt("fwd_list.out")), "-flux list and -flux_file give the same 17-digit output")
+d = np.abs(np.loadtxt("fwd_scotch.out") - fwd).max() / scale
+check(d < 1e-10, f"-fem_petscpartitioner_type ptscotch gives the same sensor values ({d:.2e})")
 u = h5py.File("u.h5")
 nx, ny = int(u.attrs["nx"]), int(u.attrs["ny"])
 field = u["u"][:].reshape(nx + 1, ny + 1)

@@ -65,7 +65,10 @@ typedef struct { /* everything about one Y value, identical on every rank */
 static PetscErrorCode DensityFormulationKey(const Sched *s, char key[], size_t len)
 {
   PetscFunctionBeginUser;
-  if (s->type == SCHED_XI) PetscCall(PetscSNPrintf(key, len, "xi%g", (double)s->p));
+  if (s->type == SCHED_XI) { /* C's %g: PetscSNPrintf's prints 1 as "1.", and the sweep and table1 look for CASE_xi1.h5 */
+    int k = snprintf(key, len, "xi%g", (double)s->p);
+    PetscCheck(k > 0 && (size_t)k < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "formulation key xi%g too long", (double)s->p);
+  }
   else PetscCall(PetscStrncpy(key, SchedTypes[s->type], len));
   PetscFunctionReturn(0);
 }

@@ -1,5 +1,6 @@
 /* Problem geometry of Sec. 5.2 (DESIGN.md section 5): domain, mesh size, wall segments, sensors. */
 #include "fem.h"
+#include "gp.h"
 
 PetscErrorCode FemGeometryDefault(FemGeometry *g)
 {
@@ -40,14 +41,7 @@ PetscErrorCode FemGeometryCopy(const FemGeometry *src, FemGeometry *dst)
   PetscFunctionReturn(0);
 }
 
-void FemSegmentMidpoints(const FemGeometry *g, PetscReal pts[])
-{
-  for (PetscInt w = 0; w < 2; w++)
-    for (PetscInt k = 0; k < g->nseg; k++) {
-      pts[2 * (w * g->nseg + k)]     = (k + 0.5) * g->seg_len;
-      pts[2 * (w * g->nseg + k) + 1] = w ? g->Ly : 0;
-    }
-}
+void FemSegmentMidpoints(const FemGeometry *g, PetscReal pts[]) { gp_segment_midpoints(g->nseg, g->Lx, g->Ly, g->seg_len, pts); }
 
 void FemVertexCoordinates(const FemGeometry *g, PetscReal xy[])
 {

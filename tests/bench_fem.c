@@ -12,7 +12,7 @@ static PetscErrorCode Throughput(MPI_Comm world, PetscInt group_size, PetscInt n
   MPI_Comm       gcomm;
   FemGeometry    g = {0};
   FemSolver      fs;
-  PetscReal     *Y, *u1;
+  PetscReal     *Y;
   PetscInt       first, n, ngroups;
   PetscLogDouble t0, t[4];
   Vec            u;
@@ -27,7 +27,7 @@ static PetscErrorCode Throughput(MPI_Comm world, PetscInt group_size, PetscInt n
   PetscCall(FemGeometryDefault(&g));
   PetscCall(FemSolverCreate(gcomm, &g, &fs));
   PetscCall(DMCreateGlobalVector(fs.dm, &u));
-  PetscCall(PetscMalloc2((size_t)n * g.nsensor, &Y, g.nsensor, &u1));
+  PetscCall(PetscMalloc1((size_t)n * g.nsensor, &Y));
   PetscCallMPI(MPI_Barrier(world));
   t0 = MPI_Wtime();
   PetscCall(FemSolverField(&fs, Q, u)); /* one right-hand side */
@@ -45,7 +45,7 @@ static PetscErrorCode Throughput(MPI_Comm world, PetscInt group_size, PetscInt n
     PetscCall(PetscPrintf(world, "%d group(s) of %" PetscInt_FMT ": mesh %.3f s, assembly %.3f s, set-up %.3f s, one solve %.3f s (one complete solve %.2f s); %" PetscInt_FMT " samples in blocks of %" PetscInt_FMT ": %.2f s = %.1f samples/s (%.1f ms per right-hand side per group; the 10,000-sample data set: %.0f s)\n",
                           (int)ngroups, group_size, t[0], t[1], t[2], t[3], t[0] + t[1] + t[2] + t[3], nsamples, fs.block, tb, nsamples / tb, 1e3 * tb * ngroups / nsamples, 10000 * tb / nsamples + t[0] + t[1] + t[2]));
   }
-  PetscCall(PetscFree2(Y, u1));
+  PetscCall(PetscFree(Y));
   PetscCall(VecDestroy(&u));
   PetscCall(FemSolverDestroy(&fs));
   PetscCall(FemGeometryDestroy(&g));

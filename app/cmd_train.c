@@ -3,8 +3,10 @@
  *
  *   mpirun -n 4 pdediff train -train_data data.h5 -model model.h5 -sde_type vp -train_epochs 10000
  *
- * Pipeline: read this rank's shard of x (N x n_x) and y (N x n_y) -> min-max normalisation with
- * training-set extrema -> (resume from the checkpoint if asked) -> data-parallel Adam on the DSM
+ * Pipeline: read this rank's shard of x (N x n_x) and y (N x n_y) -> measurement model (meas.h):
+ * -mask_copies copies of every pair, each with noise of -noise_level (a fraction of the clean
+ * training range) and, with -mask_prob > 0, a random sensor mask (5.2.1) -> min-max normalisation
+ * with training-set extrema (of the noisy y) -> (resume from the checkpoint if asked) -> data-parallel Adam on the DSM
  * loss (48) with checkpoints every -train_checkpoint_interval seconds and on SIGTERM/SIGUSR1 ->
  * model file (written as MODEL.partial and renamed, so a failed run never replaces a model).
  * A signal stops training after the current step; the run writes its checkpoint and exits with
@@ -25,6 +27,7 @@ typedef struct {
   Sched     sch;
   AdamOpts  ao;
   TrainOpts to;
+  Meas      meas;
   PetscBool help;
 } TrainCtx;
 
@@ -65,6 +68,8 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, TrainCtx *c)
   PetscCall(SchedSetFromOptions(comm, NULL, &c->sch));
   PetscCall(AdamOptsSetFromOptions(comm, NULL, &c->ao));
   PetscCall(TrainOptsSetFromOptions(comm, NULL, &c->to));
+  PetscCall(MeasSetDefaults(&c->meas));
+  PetscCall(MeasSetFromOptions(comm, &c->meas, NULL));
   if (c->help) PetscFunctionReturn(0);
   PetscCheck(c->data[0], comm, PETSC_ERR_ARG_WRONG, "No training data: give -train_data FILE (an HDF5 file with datasets -train_x and -train_y)");
   PetscCheck(c->model[0], comm, PETSC_ERR_ARG_WRONG, "-model is empty: give the output model file");
@@ -78,6 +83,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, TrainCtx *c)
     if (n > 3 && !strcmp(c->ckpt + n - 3, ".h5")) c->ckpt[n - 3] = 0;
     PetscCall(PetscStrlcat(c->ckpt, ".ckpt.h5", sizeof(c->ckpt)));
   }
+  PetscCheck(c->yname[0] || (c->meas.level == 0 && c->meas.mask_prob == 0 && c->meas.copies == 1), comm, PETSC_ERR_ARG_INCOMP, "-noise_level, -mask_prob and -mask_copies need a condition y (-train_y)");
   PetscCheck(strcmp(c->ckpt, c->model), comm, PETSC_ERR_ARG_WRONG, "-train_checkpoint and -model are the same file %s: give them different names", c->model);
   PetscFunctionReturn(0);
 }
@@ -129,6 +135,52 @@ static PetscErrorCode ReadTrainingData(MPI_Comm comm, const TrainCtx *c, TrainDa
   PetscFunctionReturn(0);
 }
 
+/* The training set the network sees: meas.copies copies of every pair (global order row-major:
+   copy k of row r is pair r C + k, so every rank's pairs stay contiguous), each with its noisy
+   measurement and mask (meas.h). Sets the model's measurement model and normalisation (extrema of
+   the noisy y) and returns the normalised x and condition rows [y_n | m] (float). */
+static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model, TrainData *d, const float xc[], const float yc[], float **xe, float **ce)
+{
+  const PetscInt C = c->meas.copies, nx = d->nx, ny = d->ncond, nl = d->nlocal * C;
+  float         *ye;
+  PetscReal     *yr, *yn, *mk, *cr;
+
+  PetscFunctionBeginUser;
+  if (ny) PetscCall(MeasSetRange(comm, &c->meas, d->nlocal, ny, yc));
+  PetscCall(ModelCreate(nx, ny, (PetscBool)(c->meas.mask_prob > 0), c->layers, c->width, &c->sch, c->init_seed, model));
+  model->meas = c->meas;
+  PetscCall(PetscMalloc2((size_t)PetscMax(nl, 1) * nx, xe, (size_t)PetscMax(nl, 1) * PetscMax(model->ncond, 1), ce));
+  PetscCall(PetscMalloc1((size_t)PetscMax(nl, 1) * PetscMax(ny, 1), &ye));
+  PetscCall(PetscMalloc4(PetscMax(ny, 1), &yr, PetscMax(ny, 1), &yn, PetscMax(ny, 1), &mk, PetscMax(model->ncond, 1), &cr));
+  for (PetscInt i = 0; i < d->nlocal; i++)
+    for (PetscInt k = 0; k < C; k++) {
+      const size_t e = (size_t)i * C + k;
+      for (PetscInt j = 0; j < nx; j++) (*xe)[e * nx + j] = xc[(size_t)i * nx + j];
+      for (PetscInt j = 0; j < ny; j++) yr[j] = yc[(size_t)i * ny + j];
+      meas_noisy(&c->meas, d->first + i, k, ny, yr, yn);
+      for (PetscInt j = 0; j < ny; j++) ye[e * ny + j] = (float)yn[j];
+    }
+  PetscCall(ModelSetNormalization(comm, model, c->norm, nl, *xe, ye));
+  ModelNormalizeX(model, nl, *xe);
+  for (PetscInt i = 0; i < d->nlocal; i++)
+    for (PetscInt k = 0; k < C; k++) {
+      const size_t e = (size_t)i * C + k;
+      for (PetscInt j = 0; j < ny; j++) yn[j] = ye[e * ny + j];
+      (void)meas_mask(&c->meas, d->first + i, k, ny, mk);
+      model_condition(model, yn, mk, cr);
+      for (PetscInt j = 0; j < model->ncond; j++) (*ce)[e * model->ncond + j] = (float)cr[j];
+    }
+  d->N *= C;
+  d->first *= C;
+  d->nlocal = nl;
+  d->ncond  = model->ncond;
+  d->x      = *xe;
+  d->c      = d->ncond ? *ce : NULL;
+  PetscCall(PetscFree(ye));
+  PetscCall(PetscFree4(yr, yn, mk, cr));
+  PetscFunctionReturn(0);
+}
+
 /* An existing checkpoint: resume from it (-train_restart) or refuse to overwrite it. */
 static PetscErrorCode MaybeRestart(MPI_Comm comm, const TrainCtx *c, Trainer *tr)
 {
@@ -152,7 +204,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   TrainData         d;
   Model             model;
   Trainer           tr;
-  float            *x, *y;
+  float            *x, *y, *xe, *ce;
   char              arch[256], sde[128];
   PetscLogDouble    t0, t1;
   PetscInt64        total, start;
@@ -163,12 +215,8 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   if (c.help) PetscFunctionReturn(0);
   PetscCall(ReadTrainingData(comm, &c, &d, &x, &y));
 
-  PetscCall(ModelCreate(d.nx, d.ncond, PETSC_FALSE, c.layers, c.width, &c.sch, c.init_seed, &model));
-  PetscCall(ModelSetNormalization(comm, &model, c.norm, d.nlocal, x, y));
-  ModelNormalizeX(&model, d.nlocal, x);
-  ModelNormalizeY(&model, d.nlocal, d.ncond, y);
-  d.x = x;
-  d.c = d.ncond ? y : NULL;
+  PetscCall(BuildTrainingSet(comm, &c, &model, &d, x, y, &xe, &ce));
+  PetscCall(PetscFree2(x, y));
 
   PetscCall(TrainerCreate(comm, &model.arch, c.init_seed, &c.ao, &d, &c.to, &tr));
   PetscCall(TrainerSetCheckpoint(&tr, &model, c.ckpt));
@@ -177,7 +225,11 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   start = tr.step;
   PetscCall(MlpArchView(&model.arch, arch, sizeof(arch)));
   PetscCall(SchedDescribe(&c.sch, sde, sizeof(sde)));
-  PetscCall(PetscPrintf(comm, "train: %lld pairs (n_x %" PetscInt_FMT ", n_y %" PetscInt_FMT ") from %s, %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "\n", (long long)d.N, d.nx, d.ncond, c.data, ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch));
+  PetscCall(PetscPrintf(comm, "train: %lld pairs (n_x %" PetscInt_FMT ", condition %" PetscInt_FMT ") from %s", (long long)d.N, d.nx, d.ncond, c.data));
+  if (model.ny) PetscCall(PetscPrintf(comm, "; noise level %g (sigma %.6g = level x range %.6g)", (double)c.meas.level, (double)c.meas.sigma, (double)c.meas.range));
+  if (c.meas.copies > 1) PetscCall(PetscPrintf(comm, "; %" PetscInt_FMT " copies of each pair", c.meas.copies));
+  if (c.meas.mask_prob > 0) PetscCall(PetscPrintf(comm, "; random sensor masks (each on with probability %g)", (double)c.meas.mask_prob));
+  PetscCall(PetscPrintf(comm, "\ntrain: %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "\n", ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch));
   PetscCheck(start <= total, comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s is at step %lld, beyond the %lld steps of -train_epochs %" PetscInt_FMT ": raise -train_epochs", c.ckpt, (long long)start, (long long)total, c.to.epochs);
 
   PetscCall(PetscTime(&t0));
@@ -207,6 +259,6 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   }
   PetscCall(TrainerDestroy(&tr));
   PetscCall(ModelDestroy(&model));
-  PetscCall(PetscFree2(x, y));
+  PetscCall(PetscFree2(xe, ce));
   PetscFunctionReturn(0);
 }

@@ -19,6 +19,7 @@ PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdForward(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdGenerate(MPI_Comm comm, int nargs, char **args, int *status);
+PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status);
 PetscErrorCode CmdOt(MPI_Comm comm, int nargs, char **args, int *status);
 
 #endif

@@ -9,6 +9,7 @@ static const PdeCommand commands[] = {
   {"forward", "one forward solve (Sec. 5.2): sensor values for one wall-flux vector (-flux or -flux_file), optionally the field", CmdForward},
   {"generate", "the paired (x, y) data set of Sec. 5.2: GP-prior fluxes, forward solves in rank groups, one HDF5 file", CmdGenerate},
   {"train", "train a conditional score network on (x, y) pairs from an HDF5 file; writes the model file", CmdTrain},
+  {"posterior", "sample the wall-flux posterior of every test measurement with a trained model (Sec. 5.2): metrics, calibration, exact-posterior check", CmdPosterior},
   {"ot", "entropic OT (Sinkhorn) distance between two 1-D sample sets: pdediff ot A B (text files or FILE.h5:DATASET)", CmdOt},
   {"density", "one Table 1 cell (Sec. 5.1): train on a joint (-density_case tanh|bimodal|spiral), sample at the Y values, Sinkhorn distances", CmdDensity},
   {"table1", "collect the density cell files into Table 1 (printed and CSV)", CmdTable1},

@@ -19,6 +19,7 @@ PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hi
   m->ncond = mask ? 2 * ny : ny;
   m->norm  = MODEL_NORM_NONE;
   m->sch   = *sch;
+  PetscCall(MeasSetDefaults(&m->meas));
   PetscCall(MlpArchCreate(nx + m->ncond + DSM_TIME_EMBED, hidden_layers, hidden_width, nx, &m->arch));
   PetscCall(PetscMalloc4(nx, &m->x_lo, nx, &m->x_hi, PetscMax(ny, 1), &m->y_lo, PetscMax(ny, 1), &m->y_hi));
   for (PetscInt i = 0; i < nx; i++) m->x_lo[i] = 0, m->x_hi[i] = 1;
@@ -85,6 +86,16 @@ void ModelNormalizeYReal(const Model *m, PetscInt n, PetscReal y[])
     for (PetscInt j = 0; j < m->ny; j++) y[(size_t)i * m->ny + j] = (y[(size_t)i * m->ny + j] - m->y_lo[j]) / Scale(m->y_lo[j], m->y_hi[j]);
 }
 
+void model_condition(const Model *m, const PetscReal y[], const PetscReal mask[], PetscReal cond[])
+{
+  for (PetscInt j = 0; j < m->ny; j++) {
+    cond[j] = (y[j] - m->y_lo[j]) / Scale(m->y_lo[j], m->y_hi[j]);
+    if (mask && mask[j] == 0) cond[j] = -1; /* the paper's marker of an unobserved sensor */
+  }
+  if (m->mask)
+    for (PetscInt j = 0; j < m->ny; j++) cond[m->ny + j] = mask ? mask[j] : 1;
+}
+
 void ModelDenormalizeXReal(const Model *m, PetscInt n, PetscReal x[])
 {
   for (PetscInt i = 0; i < n; i++)
@@ -117,6 +128,7 @@ PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
   PetscCall(H5ioAttrReal(io, "/", "sde_beta_min", m->sch.beta_min));
   PetscCall(H5ioAttrReal(io, "/", "sde_beta_max", m->sch.beta_max));
   PetscCall(H5ioAttrReal(io, "/", "sde_p", m->sch.p));
+  PetscCall(MeasWriteH5(io, &m->meas));
   PetscCall(H5ioWriteReplicated(io, "layer_widths", m->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs [x | y | mask | f(t)], hidden layers, outputs"));
   PetscCall(H5ioWriteReplicatedFloat(io, "params", m->arch.nparams, 0, params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the score of the normalised x"));
   PetscCall(H5ioWriteReplicated(io, "x_lo", m->nx, 0, m->x_lo, "component", "as x", "normalisation: x_n = (x - x_lo) / (x_hi - x_lo) (training-set minimum)"));
@@ -163,6 +175,7 @@ PetscErrorCode ModelReadH5(H5io *io, Model *m)
   PetscCall(ModelCreate((PetscInt)nx, (PetscInt)ny, mask ? PETSC_TRUE : PETSC_FALSE, (PetscInt)nl - 2, (PetscInt)widths[1], &sch, 0, m));
   PetscCheck(m->arch.width[0] == (PetscInt)widths[0] && m->arch.width[nl - 1] == (PetscInt)widths[nl - 1], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: layer_widths do not match n_x = %lld, n_y = %lld, mask = %lld (corrupt file?)", io->final_path, (long long)nx, (long long)ny, (long long)mask);
   m->norm = (ModelNorm)norm;
+  PetscCall(MeasReadH5(io, &m->meas));
   PetscCall(H5ioReadFloat(io, "params", m->arch.nparams, 0, m->params));
   PetscCall(H5ioReadReal(io, "x_lo", m->nx, 0, m->x_lo));
   PetscCall(H5ioReadReal(io, "x_hi", m->nx, 0, m->x_hi));

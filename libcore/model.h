@@ -14,12 +14,13 @@
  *
  * File (format "pdediff-model", format_version 1): root attributes format, format_version,
  * architecture, n_x, n_y, mask, normalization, sde_type (string and int), sde_T, sde_eps,
- * sde_sigma_max, sde_beta_min, sde_beta_max, sde_p; datasets layer_widths, params (float32),
+ * sde_sigma_max, sde_beta_min, sde_beta_max, sde_p, the measurement model (meas.h); datasets layer_widths, params (float32),
  * x_lo, x_hi (n_x), y_lo, y_hi (n_y); plus provenance (h5io.h). A training checkpoint holds all
  * of this too, so a checkpoint can be sampled like a model. */
 #ifndef PDEDIFF_MODEL_H
 #define PDEDIFF_MODEL_H
 #include "h5io.h"
+#include "meas.h"
 #include "mlp.h"
 #include "sampler.h"
 #include "schedule.h"
@@ -36,6 +37,7 @@ typedef struct {
   Sched      sch;
   MlpArch    arch;
   float     *params; /* arch.nparams, owned */
+  Meas       meas;   /* the measurement model it was trained for (noise level, range, masks) */
 } Model;
 
 /* A model for n_x-dimensional x conditioned on n_y-dimensional y (n_y may be 0), with
@@ -52,6 +54,11 @@ void ModelNormalizeX(const Model *m, PetscInt n, float x[]);
 void ModelNormalizeY(const Model *m, PetscInt n, PetscInt ld, float y[]); /* ld: row stride */
 void ModelNormalizeYReal(const Model *m, PetscInt n, PetscReal y[]);
 void ModelDenormalizeXReal(const Model *m, PetscInt n, PetscReal x[]);
+
+/* The network condition row of one measurement: cond[ncond] = [y_n | m] with y_n the normalised
+   y (physical units in) and, for a mask model, off sensors (mask[j] = 0) set to -1 (5.2.1).
+   mask may be NULL (every sensor on). */
+void model_condition(const Model *m, const PetscReal y[], const PetscReal mask[], PetscReal cond[]);
 
 /* Write the model's attributes and datasets into an open file (collective); params may differ
    from m->params (a trainer's live weights). */

@@ -40,6 +40,9 @@ typedef enum {
   RNG_PURPOSE_REFERENCE  = 8,  /* fresh joint samples for a reference set (Table 1's band) */
   RNG_PURPOSE_CONDITIONAL = 9, /* exact conditional samples */
   RNG_PURPOSE_FLUX      = 10, /* GP prior draws of the wall-flux vector (data generation) */
+  RNG_PURPOSE_NOISE     = 11, /* measurement noise added to the clean sensor values (meas.h) */
+  RNG_PURPOSE_MASK      = 12, /* random sensor masks of the multiple-operator model (meas.h) */
+  RNG_PURPOSE_MCMC      = 13, /* reference MCMC chains of the inverse problem */
   RNG_PURPOSE_TEST      = 100
 } RngPurpose;
 

@@ -1,0 +1,608 @@
+/* pdediff posterior: sample the posterior of the wall flux for every test measurement with a
+ * trained conditional score network, and measure it (paper Sec. 5.2, DESIGN.md section 5).
+ *
+ *   mpirun -n 2 pdediff posterior -posterior_model ve_0.01.h5 -posterior_data dataset.h5 \
+ *       -posterior_output post_ve_0.01.h5
+ *
+ * Pipeline (PetscLogStages, so -log_view shows where the time goes):
+ *   1. test set: the truth x and the clean sensor values of rows first .. first+ntest-1 of the data
+ *      set (default: the test rows after n_train), measurements with the model's noise level
+ *      (meas.h: the stream of each data-set row, so every model at a level sees the same test
+ *      measurements) and, for a mask model, a random mask per case; or measurements from a text
+ *      file (-posterior_measurements: no truth, no metrics);
+ *   2. sample: the test cases are split over the ranks; -posterior_nsamples samples per case with
+ *      each sampler of -posterior_samplers (ODE and SDE), -posterior_case_batch cases per sampler
+ *      call; per case the mean, standard deviation, CRPS and 1/2-sigma coverage per segment;
+ *   3. exact: with an unclipped (Gaussian) prior and noise > 0, the exact posterior
+ *      N(mu_post, Sigma_post) by ScaLAPACK (post.h), and the diffusion posterior measured against it;
+ *   4. one HDF5 file (FILE.partial, renamed when complete): per case the truth, measurement, mask,
+ *      posterior mean and std per sampler; all samples of the -posterior_keep_cases; the per-segment
+ *      metrics of Figures 7-10, 13, 14 and the calibration scores as datasets and attributes. */
+#include "commands.h"
+#include "meas.h"
+#include "model.h"
+#include "post.h"
+#include "sampler.h"
+#include "stats.h"
+#include <math.h>
+
+#define POST_MAX_KEEP 16
+#define POST_MAX_NY   1024
+
+typedef enum { EXACT_AUTO = 0, EXACT_YES = 1, EXACT_NO = 2 } ExactMode;
+static const char *const ExactModes[] = {"auto", "yes", "no", "ExactMode", "EXACT_", NULL};
+
+typedef struct {
+  char        model[PETSC_MAX_PATH_LEN], data[PETSC_MAX_PATH_LEN], meas_file[PETSC_MAX_PATH_LEN], output[PETSC_MAX_PATH_LEN];
+  PetscInt    first, ntest, nsamples, case_batch;
+  PetscInt    keep[POST_MAX_KEEP], nkeep;
+  SamplerType samplers[2];
+  PetscInt    nsamplers;
+  PetscReal   fixed_mask[POST_MAX_NY];
+  PetscInt    nfixed_mask;
+  ExactMode   exact;
+  SamplerOpts so;
+  Meas        meas;      /* the model's, with -noise_level/-noise_seed/-mask_seed overrides */
+  PetscBool   level_set;
+  PetscBool   help;
+} PostCtx;
+
+typedef struct { /* the test cases, replicated on every rank */
+  PetscInt   ntest, nx, ny;
+  PetscInt64 first;      /* data-set row of case 0 (-1: measurements from a file) */
+  PetscReal *truth;      /* ntest x nx, NULL without a data set */
+  PetscReal *y_clean;    /* ntest x ny, NULL without a data set */
+  PetscReal *y;          /* ntest x ny measurements (physical units) */
+  PetscReal *mask;       /* ntest x ny (all 1 for a model without mask input) */
+  PetscReal *prior_mean, *prior_std; /* nx: over the training rows of the data set */
+  PetscReal  mean_flux;  /* mean of the truth over all cases and segments (the paper's normaliser) */
+  /* for the exact posterior */
+  PetscReal *H, *K;      /* ny x nx, nx x nx */
+  PetscReal  gp_mean;
+  PetscBool  gp_clip, have_prior;
+} TestSet;
+
+typedef struct { /* one sampler's results: this rank's cases, then the global metrics */
+  SamplerType type;
+  PetscReal  *mean, *std, *crps, *in1, *in2; /* nlocal x nx */
+  PetscReal  *kept;                          /* nkeep x ns x nx (replicated after the reduction) */
+  PetscReal  *seg_err, *seg_std, *seg_crps, *seg_cov1, *seg_cov2; /* nx each */
+  PetscReal   err, cov1, cov2, crps_mean, std_ratio_prior;
+  PetscReal   ex_err, ex_ratio_mean, ex_ratio_min, ex_ratio_max; /* against the exact posterior */
+  SamplerStats st;
+} PostResult;
+
+static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
+{
+  PetscInt  nsamp = 2, nmask = POST_MAX_NY, nkeep = POST_MAX_KEEP;
+  PetscBool set_s, set_m, set_k;
+
+  PetscFunctionBeginUser;
+  c->model[0] = c->data[0] = c->meas_file[0] = 0;
+  PetscCall(PetscStrncpy(c->output, "posterior.h5", sizeof(c->output)));
+  c->first      = -1;
+  c->ntest      = 0;
+  c->nsamples   = 1000;
+  c->case_batch = 16;
+  c->nkeep      = 3;
+  for (PetscInt k = 0; k < POST_MAX_KEEP; k++) c->keep[k] = k;
+  c->samplers[0] = SAMPLER_ODE;
+  c->samplers[1] = SAMPLER_SDE;
+  c->nsamplers   = 2;
+  c->nfixed_mask = 0;
+  c->exact       = EXACT_AUTO;
+  PetscCall(SamplerOptsSetDefaults(&c->so));
+  PetscCall(PetscOptionsHasHelp(NULL, &c->help));
+
+  PetscOptionsBegin(comm, NULL, "pdediff posterior: posterior sampling of the wall flux for test measurements (Sec. 5.2)", "posterior");
+  PetscCall(PetscOptionsString("-posterior_model", "Trained model (pdediff train) (required)", "posterior", c->model, c->model, sizeof(c->model), NULL));
+  PetscCall(PetscOptionsString("-posterior_data", "Data set (pdediff generate): truth and clean sensor values of the test cases", "posterior", c->data, c->data, sizeof(c->data), NULL));
+  PetscCall(PetscOptionsString("-posterior_measurements", "Instead of a data set: a text file of measurements, one case per line (n_y numbers, physical units)", "posterior", c->meas_file, c->meas_file, sizeof(c->meas_file), NULL));
+  PetscCall(PetscOptionsInt("-posterior_first", "First data-set row of the test cases (default: the data set's n_train)", "posterior", c->first, &c->first, NULL));
+  PetscCall(PetscOptionsInt("-posterior_ntest", "Number of test cases (0: every row from -posterior_first on)", "posterior", c->ntest, &c->ntest, NULL));
+  PetscCall(PetscOptionsInt("-posterior_nsamples", "Posterior samples per test case (paper: 1000)", "posterior", c->nsamples, &c->nsamples, NULL));
+  PetscCall(PetscOptionsInt("-posterior_case_batch", "Test cases per sampler call (memory only: results do not depend on it)", "posterior", c->case_batch, &c->case_batch, NULL));
+  PetscCall(PetscOptionsEnumArray("-posterior_samplers", "Samplers to run (comma separated)", "posterior", SamplerTypes, (PetscEnum *)c->samplers, &nsamp, &set_s));
+  PetscCall(PetscOptionsIntArray("-posterior_keep_cases", "Test cases (0-based) whose samples are all written (Figures 6, 12)", "posterior", c->keep, &nkeep, &set_k));
+  PetscCall(PetscOptionsRealArray("-posterior_mask", "Mask model: one mask (n_y values 0/1) for every case instead of random masks", "posterior", c->fixed_mask, &nmask, &set_m));
+  PetscCall(PetscOptionsEnum("-posterior_exact", "Compare with the exact Gaussian posterior (auto: when the data set's prior is unclipped and the noise > 0)", "posterior", ExactModes, (PetscEnum)c->exact, (PetscEnum *)&c->exact, NULL));
+  PetscCall(PetscOptionsString("-posterior_output", "Output HDF5 file (written as FILE.partial, renamed when complete)", "posterior", c->output, c->output, sizeof(c->output), NULL));
+  PetscOptionsEnd();
+  if (set_s) c->nsamplers = nsamp;
+  if (set_k) c->nkeep = nkeep;
+  if (set_m) c->nfixed_mask = nmask;
+  PetscCall(SamplerOptsSetFromOptions(comm, NULL, &c->so));
+  if (c->help) {
+    PetscCall(MeasSetDefaults(&c->meas));
+    PetscCall(MeasSetFromOptions(comm, &c->meas, NULL));
+    PetscFunctionReturn(0);
+  }
+  PetscCheck(c->model[0], comm, PETSC_ERR_ARG_WRONG, "No model: give -posterior_model FILE (written by pdediff train)");
+  PetscCheck(!c->data[0] != !c->meas_file[0], comm, PETSC_ERR_ARG_WRONG, "Give exactly one of -posterior_data (a data set from pdediff generate) and -posterior_measurements (a text file of measurements)");
+  PetscCheck(c->nsamples >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_nsamples %" PetscInt_FMT ": need at least 2 samples per case", c->nsamples);
+  PetscCheck(c->ntest >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_ntest %" PetscInt_FMT ": must be >= 0 (0: all test rows)", c->ntest);
+  PetscCheck(c->case_batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_case_batch %" PetscInt_FMT ": must be >= 1", c->case_batch);
+  PetscCheck(c->nsamplers >= 1, comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers: name at least one of ode, sde");
+  PetscCheck(c->nsamplers == 1 || c->samplers[0] != c->samplers[1], comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers names %s twice", SamplerTypes[c->samplers[0]]);
+  PetscCall(H5ioCheckWritable(comm, c->output, "-posterior_output"));
+  PetscFunctionReturn(0);
+}
+
+/* The model's measurement model with the command line's overrides; a different noise level is
+   allowed (a robustness study) but said loudly. */
+static PetscErrorCode SetMeasurementModel(MPI_Comm comm, PostCtx *c, const Model *m)
+{
+  const PetscReal trained = m->meas.level;
+
+  PetscFunctionBeginUser;
+  c->meas = m->meas;
+  PetscCall(MeasSetFromOptions(comm, &c->meas, &c->level_set));
+  c->meas.sigma = c->meas.level * c->meas.range;
+  if (c->level_set && PetscAbsReal(c->meas.level - trained) > 1e-12 * PetscMax(1, trained))
+    PetscCall(PetscPrintf(comm, "posterior: WARNING: the model %s was trained at noise level %g (sigma %.6g); -noise_level %g gives test measurements it was not trained for (use the model trained at %g for the paper's setting)\n", c->model, (double)trained, (double)m->meas.sigma, (double)c->meas.level, (double)c->meas.level));
+  PetscCheck(c->meas.level == 0 || c->meas.range > 0 || c->meas_file[0], comm, PETSC_ERR_ARG_INCOMP, "Model %s records no concentration range, so -noise_level %g has no physical scale: retrain it with this pdediff train", c->model, (double)c->meas.level);
+  PetscFunctionReturn(0);
+}
+
+/* Case masks: a fixed -posterior_mask, the model's random masks, or every sensor on. */
+static PetscErrorCode SetMasks(MPI_Comm comm, const PostCtx *c, const Model *m, TestSet *ts)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(!c->nfixed_mask || m->mask, comm, PETSC_ERR_ARG_INCOMP, "-posterior_mask given but the model %s takes no mask input (train it with -mask_prob > 0)", c->model);
+  PetscCheck(!c->nfixed_mask || c->nfixed_mask == m->ny, comm, PETSC_ERR_ARG_SIZ, "-posterior_mask has %" PetscInt_FMT " values but the model %s has n_y = %" PetscInt_FMT " sensors", c->nfixed_mask, c->model, m->ny);
+  if (c->nfixed_mask) {
+    PetscInt on = 0;
+    for (PetscInt j = 0; j < m->ny; j++) {
+      PetscCheck(c->fixed_mask[j] == 0 || c->fixed_mask[j] == 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mask value %" PetscInt_FMT " is %g: use 0 (off) or 1 (on)", j, (double)c->fixed_mask[j]);
+      on += (PetscInt)c->fixed_mask[j];
+    }
+    PetscCheck(on > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mask has no sensor on: there is nothing to condition on; switch at least one sensor on");
+  }
+  for (PetscInt i = 0; i < ts->ntest; i++) {
+    PetscReal *mk = ts->mask + (size_t)i * ts->ny;
+    if (c->nfixed_mask) PetscCall(PetscArraycpy(mk, c->fixed_mask, ts->ny));
+    else if (m->mask) {
+      const PetscInt on = meas_mask(&c->meas, ts->first + i, 0, ts->ny, mk);
+      PetscCheck(on > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "The random mask of test case %" PetscInt_FMT " has no sensor on: change -mask_seed", i);
+    } else
+      for (PetscInt j = 0; j < ts->ny; j++) mk[j] = 1;
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Test cases from the data set: truth, clean values, noisy measurements; the prior's moments
+   over the training rows; H and K for the exact posterior. Errors name the file. */
+static PetscErrorCode ReadDataSet(MPI_Comm comm, PostCtx *c, const Model *m, TestSet *ts)
+{
+  H5io       io;
+  PetscInt64 n, ntrain, clip, rows;
+  PetscInt   cols;
+  PetscReal *x = NULL, *yc = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(H5ioOpen(comm, c->data, &io));
+  PetscCall(H5ioDatasetShape(&io, "x", &n, &cols));
+  PetscCheck(cols == m->nx, comm, PETSC_ERR_ARG_SIZ, "Data set %s: x has %" PetscInt_FMT " components per row but the model %s has n_x = %" PetscInt_FMT ": use the data set the model was trained on", c->data, cols, c->model, m->nx);
+  PetscCall(H5ioDatasetShape(&io, "y_clean", &rows, &cols));
+  PetscCheck(rows == n && cols == m->ny, comm, PETSC_ERR_ARG_SIZ, "Data set %s: y_clean is %lld x %" PetscInt_FMT " but the model %s expects measurements of n_y = %" PetscInt_FMT " sensors (and x has %lld rows): use the data set the model was trained on", c->data, (long long)rows, cols, c->model, m->ny, (long long)n);
+  PetscCall(H5ioReadAttrInt(&io, "/", "n_train", &ntrain));
+  if (c->first < 0) c->first = (PetscInt)ntrain;
+  PetscCheck(c->first < n, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_first %" PetscInt_FMT ": the data set %s has %lld rows", c->first, c->data, (long long)n);
+  if (c->first < ntrain) PetscCall(PetscPrintf(comm, "posterior: WARNING: -posterior_first %" PetscInt_FMT " < n_train %lld: some test cases were training pairs\n", c->first, (long long)ntrain));
+  ts->ntest = c->ntest ? c->ntest : (PetscInt)(n - c->first);
+  PetscCheck(c->first + ts->ntest <= n, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_first %" PetscInt_FMT " + -posterior_ntest %" PetscInt_FMT " exceeds the %lld rows of %s", c->first, ts->ntest, (long long)n, c->data);
+  ts->first = c->first;
+  PetscCall(PetscMalloc2((size_t)n * m->nx, &x, (size_t)n * m->ny, &yc));
+  PetscCall(H5ioReadReal(&io, "x", n, m->nx, x));
+  PetscCall(H5ioReadReal(&io, "y_clean", n, m->ny, yc));
+  PetscCall(PetscMalloc6((size_t)ts->ntest * m->nx, &ts->truth, (size_t)ts->ntest * m->ny, &ts->y_clean, (size_t)ts->ntest * m->ny, &ts->y, (size_t)ts->ntest * m->ny, &ts->mask, (size_t)m->nx * m->ny, &ts->H, (size_t)m->nx * m->nx, &ts->K));
+  PetscCall(PetscArraycpy(ts->truth, x + (size_t)c->first * m->nx, (size_t)ts->ntest * m->nx));
+  PetscCall(PetscArraycpy(ts->y_clean, yc + (size_t)c->first * m->ny, (size_t)ts->ntest * m->ny));
+  for (PetscInt j = 0; j < m->nx; j++) { /* the prior's moments over the training rows */
+    PetscReal s = 0, q = 0;
+    const PetscInt64 nt = PetscMax(ntrain, 2);
+    for (PetscInt64 i = 0; i < nt; i++) s += x[(size_t)i * m->nx + j];
+    ts->prior_mean[j] = s / nt;
+    for (PetscInt64 i = 0; i < nt; i++) q += PetscSqr(x[(size_t)i * m->nx + j] - ts->prior_mean[j]);
+    ts->prior_std[j] = PetscSqrtReal(q / (nt - 1));
+  }
+  ts->have_prior = PETSC_FALSE;
+  {
+    PetscBool hasK, hasH;
+    PetscCall(H5ioHasAttr(&io, "/", "gp_clip", &hasK));
+    hasH = hasK;
+    if (hasK) {
+      PetscCall(H5ioReadAttrInt(&io, "/", "gp_clip", &clip));
+      PetscCall(H5ioReadAttrReal(&io, "/", "gp_mean", &ts->gp_mean));
+      PetscCall(H5ioReadReal(&io, "H", m->ny, m->nx, ts->H));
+      PetscCall(H5ioReadReal(&io, "prior_covariance", m->nx, m->nx, ts->K));
+      ts->gp_clip    = clip ? PETSC_TRUE : PETSC_FALSE;
+      ts->have_prior = hasH;
+    }
+  }
+  PetscCall(H5ioClose(&io));
+  PetscCall(PetscFree2(x, yc));
+  ts->mean_flux = 0;
+  for (size_t k = 0; k < (size_t)ts->ntest * m->nx; k++) ts->mean_flux += ts->truth[k];
+  ts->mean_flux /= (PetscReal)ts->ntest * m->nx;
+  PetscCall(SetMasks(comm, c, m, ts));
+  for (PetscInt i = 0; i < ts->ntest; i++) meas_noisy(&c->meas, ts->first + i, 0, m->ny, ts->y_clean + (size_t)i * m->ny, ts->y + (size_t)i * m->ny);
+  PetscFunctionReturn(0);
+}
+
+/* Measurements from a text file: one case per line, n_y numbers; read on rank 0. */
+static PetscErrorCode ReadMeasurementFile(MPI_Comm comm, PostCtx *c, const Model *m, TestSet *ts)
+{
+  PetscMPIInt rank;
+  PetscInt    n = 0, bad_line = -1, bad_count = 0;
+  PetscReal  *buf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (!rank) {
+    FILE  *f = fopen(c->meas_file, "r");
+    char   line[1 << 16];
+    size_t cap = 0;
+    if (f) {
+      while (fgets(line, sizeof(line), f)) {
+        char     *p = line, *e;
+        PetscInt  k = 0;
+        PetscReal v[POST_MAX_NY + 1];
+        while (k <= POST_MAX_NY) {
+          double d = strtod(p, &e);
+          if (e == p) break;
+          v[k++] = d;
+          p      = e;
+        }
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        if (k == 0 && !*p) continue; /* blank line */
+        if (k != m->ny || *p) {
+          bad_line  = n + 1;
+          bad_count = *p ? -1 : k;
+          break;
+        }
+        if ((size_t)(n + 1) * m->ny > cap) {
+          PetscReal *nb;
+          cap = PetscMax(2 * cap, (size_t)(n + 1) * m->ny);
+          PetscCall(PetscMalloc1(cap, &nb));
+          if (buf) PetscCall(PetscArraycpy(nb, buf, (size_t)n * m->ny));
+          PetscCall(PetscFree(buf));
+          buf = nb;
+        }
+        PetscCall(PetscArraycpy(buf + (size_t)n * m->ny, v, m->ny));
+        n++;
+      }
+      fclose(f);
+    } else bad_line = -2;
+  }
+  {
+    PetscInt info[3] = {n, bad_line, bad_count};
+    PetscCallMPI(MPI_Bcast(info, 3, MPIU_INT, 0, comm));
+    n = info[0], bad_line = info[1], bad_count = info[2];
+  }
+  PetscCheck(bad_line != -2, comm, PETSC_ERR_FILE_OPEN, "-posterior_measurements %s: cannot open the file", c->meas_file);
+  PetscCheck(bad_line < 0 || bad_count >= 0, comm, PETSC_ERR_FILE_UNEXPECTED, "-posterior_measurements %s, line %" PetscInt_FMT ": not a list of numbers", c->meas_file, bad_line);
+  PetscCheck(bad_line < 0, comm, PETSC_ERR_ARG_SIZ, "-posterior_measurements %s, line %" PetscInt_FMT ": %" PetscInt_FMT " values, but the model %s takes measurements of n_y = %" PetscInt_FMT " sensors: one measurement of %" PetscInt_FMT " numbers per line", c->meas_file, bad_line, bad_count, c->model, m->ny, m->ny);
+  PetscCheck(n > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "-posterior_measurements %s holds no measurement", c->meas_file);
+  ts->ntest = n;
+  ts->first = 0;
+  PetscCall(PetscMalloc2((size_t)n * m->ny, &ts->y, (size_t)n * m->ny, &ts->mask));
+  if (!rank) PetscCall(PetscArraycpy(ts->y, buf, (size_t)n * m->ny));
+  PetscCall(PetscFree(buf));
+  PetscCallMPI(MPI_Bcast(ts->y, (PetscMPIInt)(n * m->ny), MPIU_REAL, 0, comm));
+  for (PetscInt j = 0; j < m->nx; j++) ts->prior_mean[j] = ts->prior_std[j] = 0;
+  PetscCall(SetMasks(comm, c, m, ts));
+  PetscFunctionReturn(0);
+}
+
+/* Sample this rank's cases with one sampler; per-case summaries and the kept cases' samples. */
+static PetscErrorCode SampleCases(MPI_Comm comm, const PostCtx *c, const Model *m, const TestSet *ts, PetscInt nloc, PetscInt c0, PostResult *r)
+{
+  const PetscInt ns = c->nsamples, nx = m->nx, nc = m->ncond;
+  SamplerOpts    so = c->so;
+  ModelScoreCtx  sc;
+  ScoreModel     sm;
+  PetscReal     *x, *cond, *work;
+  SamplerStats   st;
+
+  PetscFunctionBeginUser;
+  so.type = r->type;
+  PetscCall(PetscMemzero(&r->st, sizeof(r->st)));
+  PetscCall(ModelScoreCtxCreate(m, so.chunk, &sc));
+  ModelScoreModel(&sc, &sm);
+  PetscCall(PetscMalloc3((size_t)c->case_batch * ns * nx, &x, (size_t)c->case_batch * ns * nc, &cond, ns, &work));
+  for (PetscInt b0 = 0; b0 < nloc; b0 += c->case_batch) {
+    const PetscInt nb = PetscMin(c->case_batch, nloc - b0);
+    for (PetscInt i = 0; i < nb; i++) {
+      const PetscInt g = c0 + b0 + i;
+      model_condition(m, ts->y + (size_t)g * m->ny, ts->mask + (size_t)g * m->ny, cond + (size_t)i * ns * nc);
+      for (PetscInt s = 1; s < ns; s++) PetscCall(PetscArraycpy(cond + ((size_t)i * ns + s) * nc, cond + (size_t)i * ns * nc, nc));
+    }
+    /* particle index = case x ns + sample: the same draws at any rank count and batch size */
+    PetscCall(SamplerRun(&m->sch, &so, &sm, nb * ns, (PetscInt64)(c0 + b0) * ns, cond, x, &st, NULL, NULL));
+    r->st.score_evals += st.score_evals;
+    r->st.score_calls += st.score_calls;
+    r->st.steps += st.steps;
+    r->st.rejected += st.rejected;
+    r->st.max_particle_steps = PetscMax(r->st.max_particle_steps, st.max_particle_steps);
+    r->st.time += st.time;
+    ModelDenormalizeXReal(m, nb * ns, x);
+    for (PetscInt i = 0; i < nb; i++) {
+      const PetscInt   l = b0 + i, g = c0 + l;
+      const PetscReal *xi = x + (size_t)i * ns * nx;
+      PetscCall(PostSummarize(ns, nx, xi, ts->truth ? ts->truth + (size_t)g * nx : NULL, r->mean + (size_t)l * nx, r->std + (size_t)l * nx, r->crps + (size_t)l * nx, r->in1 + (size_t)l * nx, r->in2 + (size_t)l * nx, work));
+      for (PetscInt k = 0; k < c->nkeep; k++)
+        if (c->keep[k] == g) PetscCall(PetscArraycpy(r->kept + (size_t)k * ns * nx, xi, (size_t)ns * nx));
+    }
+  }
+  PetscCall(PetscFree3(x, cond, work));
+  PetscCall(ModelScoreCtxDestroy(&sc));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, r->kept, (PetscMPIInt)((size_t)c->nkeep * ns * nx), MPIU_REAL, MPI_SUM, comm));
+  PetscFunctionReturn(0);
+}
+
+/* Per-segment metrics over all cases (Figures 7-10): sums over this rank's cases, one Allreduce. */
+static PetscErrorCode Metrics(MPI_Comm comm, const TestSet *ts, PetscInt nloc, PetscInt c0, const PetscReal *exMu, const PetscReal *exSd, PostResult *r)
+{
+  const PetscInt nx = ts->nx;
+  PetscReal     *acc; /* 9 x nx: err, std, crps, cov1, cov2, exact err, exact std ratio, std/prior */
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(8 * (size_t)nx, &acc));
+  for (PetscInt l = 0; l < nloc; l++) {
+    const PetscInt g = c0 + l;
+    for (PetscInt j = 0; j < nx; j++) {
+      const size_t k = (size_t)l * nx + j, kg = (size_t)g * nx + j;
+      acc[0 * nx + j] += PetscAbsReal(r->mean[k] - ts->truth[kg]);
+      acc[1 * nx + j] += r->std[k];
+      acc[2 * nx + j] += r->crps[k];
+      acc[3 * nx + j] += r->in1[k];
+      acc[4 * nx + j] += r->in2[k];
+      if (exMu) {
+        acc[5 * nx + j] += PetscAbsReal(r->mean[k] - exMu[kg]) / PetscSqrtReal(ts->K[(size_t)j * nx + j]);
+        acc[6 * nx + j] += r->std[k] / exSd[j];
+      }
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, acc, (PetscMPIInt)(8 * nx), MPIU_REAL, MPI_SUM, comm));
+  r->err = r->cov1 = r->cov2 = r->crps_mean = r->std_ratio_prior = r->ex_err = r->ex_ratio_mean = 0;
+  r->ex_ratio_min = PETSC_MAX_REAL;
+  r->ex_ratio_max = 0;
+  for (PetscInt j = 0; j < nx; j++) {
+    r->seg_err[j]  = acc[0 * nx + j] / ts->ntest / ts->mean_flux;
+    r->seg_std[j]  = acc[1 * nx + j] / ts->ntest;
+    r->seg_crps[j] = acc[2 * nx + j] / ts->ntest;
+    r->seg_cov1[j] = acc[3 * nx + j] / ts->ntest;
+    r->seg_cov2[j] = acc[4 * nx + j] / ts->ntest;
+    r->err += r->seg_err[j] / nx;
+    r->cov1 += r->seg_cov1[j] / nx;
+    r->cov2 += r->seg_cov2[j] / nx;
+    r->crps_mean += r->seg_crps[j] / nx;
+    r->std_ratio_prior += r->seg_std[j] / ts->prior_std[j] / nx;
+    if (exMu) {
+      const PetscReal ratio = acc[6 * nx + j] / ts->ntest;
+      r->ex_err += acc[5 * nx + j] / ts->ntest / nx;
+      r->ex_ratio_mean += ratio / nx;
+      r->ex_ratio_min = PetscMin(r->ex_ratio_min, ratio);
+      r->ex_ratio_max = PetscMax(r->ex_ratio_max, ratio);
+    }
+  }
+  PetscCall(PetscFree(acc));
+  PetscFunctionReturn(0);
+}
+
+/* The exact Gaussian posterior of every case (replicated) and its own calibration against the
+   truth: a check of the data, the noise model and the linear algebra, independent of the network. */
+static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const TestSet *ts, PetscReal **Mu, PetscReal **Sigma, PetscReal **sd, PetscReal *cov1, PetscReal *cov2)
+{
+  SlpkGrid  g;
+  PetscReal mu0[POST_MAX_NY];
+  PetscInt  n1 = 0, n2 = 0;
+
+  PetscFunctionBeginUser;
+  for (PetscInt j = 0; j < ts->nx; j++) mu0[j] = ts->gp_mean;
+  PetscCall(PetscMalloc3((size_t)ts->ntest * ts->nx, Mu, (size_t)ts->nx * ts->nx, Sigma, ts->nx, sd));
+  PetscCall(SlpkGridCreate(comm, &g));
+  PetscCall(PostGaussian(&g, ts->ny, ts->nx, ts->H, ts->K, mu0, PetscSqr(c->meas.sigma), ts->ntest, ts->y, *Mu, *Sigma));
+  PetscCall(SlpkGridDestroy(&g));
+  for (PetscInt j = 0; j < ts->nx; j++) {
+    PetscCheck((*Sigma)[(size_t)j * ts->nx + j] > 0, comm, PETSC_ERR_FP, "Exact posterior variance of segment %" PetscInt_FMT " is %g <= 0 (rounding at a tiny noise level?)", j, (double)(*Sigma)[(size_t)j * ts->nx + j]);
+    (*sd)[j] = PetscSqrtReal((*Sigma)[(size_t)j * ts->nx + j]);
+  }
+  for (PetscInt i = 0; i < ts->ntest; i++)
+    for (PetscInt j = 0; j < ts->nx; j++) {
+      const PetscReal d = PetscAbsReal(ts->truth[(size_t)i * ts->nx + j] - (*Mu)[(size_t)i * ts->nx + j]);
+      n1 += d <= (*sd)[j];
+      n2 += d <= 2 * (*sd)[j];
+    }
+  *cov1 = (PetscReal)n1 / ((PetscReal)ts->ntest * ts->nx);
+  *cov2 = (PetscReal)n2 / ((PetscReal)ts->ntest * ts->nx);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WriteResult(H5io *io, const PostCtx *c, const TestSet *ts, PetscInt nloc, PetscInt c0, const PostResult *r, PetscBool exact)
+{
+  const char *grp = SamplerTypes[r->type];
+  const PetscInt nx = ts->nx;
+  char        name[64];
+  int         size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(io->comm, &size));
+  PetscCall(H5ioGroup(io, grp));
+#define PATH(s) (snprintf(name, sizeof(name), "%s/%s", grp, s), name)
+  PetscCall(H5ioWriteRows(io, PATH("posterior_mean"), ts->ntest, nx, c0, nloc, r->mean, "case,segment", "flux", "posterior mean of the wall flux per test case"));
+  PetscCall(H5ioWriteRows(io, PATH("posterior_std"), ts->ntest, nx, c0, nloc, r->std, "case,segment", "flux", "posterior standard deviation per test case"));
+  if (ts->truth) PetscCall(H5ioWriteRows(io, PATH("crps"), ts->ntest, nx, c0, nloc, r->crps, "case,segment", "flux", "continuous ranked probability score of the samples against the truth"));
+  if (c->nkeep) PetscCall(H5ioWriteReplicated(io, PATH("samples"), (PetscInt64)c->nkeep * c->nsamples, nx, r->kept, "kept_case x sample,segment", "flux", "all samples of the kept cases (root dataset kept_cases), case after case"));
+  if (ts->truth) {
+    PetscCall(H5ioWriteReplicated(io, PATH("segment_error"), nx, 0, r->seg_err, "segment", "1", "mean over cases of |posterior mean - truth| / mean flux (Figures 7, 8, 13)"));
+    PetscCall(H5ioWriteReplicated(io, PATH("segment_std"), nx, 0, r->seg_std, "segment", "flux", "mean over cases of the posterior std (Figures 9, 10, 14)"));
+    PetscCall(H5ioWriteReplicated(io, PATH("segment_crps"), nx, 0, r->seg_crps, "segment", "flux", "mean CRPS per segment"));
+    PetscCall(H5ioWriteReplicated(io, PATH("segment_coverage1"), nx, 0, r->seg_cov1, "segment", "1", "fraction of cases with the truth within posterior mean +- 1 std"));
+    PetscCall(H5ioWriteReplicated(io, PATH("segment_coverage2"), nx, 0, r->seg_cov2, "segment", "1", "fraction of cases with the truth within posterior mean +- 2 std"));
+    PetscCall(H5ioAttrReal(io, grp, "mean_error", r->err));
+    PetscCall(H5ioAttrReal(io, grp, "coverage1", r->cov1));
+    PetscCall(H5ioAttrReal(io, grp, "coverage2", r->cov2));
+    PetscCall(H5ioAttrReal(io, grp, "crps", r->crps_mean));
+    PetscCall(H5ioAttrReal(io, grp, "std_over_prior_std", r->std_ratio_prior));
+  }
+  if (exact) {
+    PetscCall(H5ioAttrReal(io, grp, "exact_mean_error", r->ex_err));
+    PetscCall(H5ioAttrReal(io, grp, "exact_std_ratio_mean", r->ex_ratio_mean));
+    PetscCall(H5ioAttrReal(io, grp, "exact_std_ratio_min", r->ex_ratio_min));
+    PetscCall(H5ioAttrReal(io, grp, "exact_std_ratio_max", r->ex_ratio_max));
+  }
+  PetscCall(H5ioAttrInt(io, grp, "score_evaluations", r->st.score_evals));
+  PetscCall(H5ioAttrReal(io, grp, "score_evaluations_per_sample", (double)r->st.score_evals / ((double)ts->ntest * c->nsamples)));
+  PetscCall(H5ioAttrReal(io, grp, "wall_seconds", r->st.time));
+  PetscCall(H5ioAttrReal(io, grp, "samples_per_second_per_rank", (double)ts->ntest * c->nsamples / PetscMax(r->st.time, 1e-9) / size));
+#undef PATH
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode Report(MPI_Comm comm, const PostCtx *c, const TestSet *ts, const PostResult *r, PetscBool exact)
+{
+  int size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCall(PetscPrintf(comm, "posterior %s: %" PetscInt_FMT " cases x %" PetscInt_FMT " samples in %.1f s on %d rank(s): %.1f samples/s per rank, %.1f score evaluations per sample\n", SamplerTypes[r->type], ts->ntest, c->nsamples, r->st.time, size, (double)ts->ntest * c->nsamples / PetscMax(r->st.time, 1e-9) / size, (double)r->st.score_evals / ((double)ts->ntest * c->nsamples)));
+  if (ts->truth) {
+    PetscReal lo = PETSC_MAX_REAL, hi = 0;
+    for (PetscInt j = 0; j < ts->nx; j++) lo = PetscMin(lo, r->seg_err[j]), hi = PetscMax(hi, r->seg_err[j]);
+    PetscCall(PetscPrintf(comm, "posterior %s: mean |error| / mean flux %.2f%% (segments %.2f%% .. %.2f%%; paper at zero noise 5.9%%), posterior std / prior std %.3f, coverage 1-sigma %.3f 2-sigma %.3f, CRPS %.4f (%.2f%% of the mean flux)\n", SamplerTypes[r->type], 100 * r->err, 100 * lo, 100 * hi, r->std_ratio_prior, r->cov1, r->cov2, r->crps_mean, 100 * r->crps_mean / ts->mean_flux));
+  }
+  if (exact) PetscCall(PetscPrintf(comm, "posterior %s vs exact: mean |mean - mu_post| %.4f prior std; std / exact std %.3f (segments %.3f .. %.3f)\n", SamplerTypes[r->type], r->ex_err, r->ex_ratio_mean, r->ex_ratio_min, r->ex_ratio_max));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
+{
+  PostCtx       c;
+  Model         m;
+  TestSet       ts;
+  PostResult    res[2];
+  PetscInt      nloc, c0;
+  PetscInt64    first64;
+  PetscBool     exact = PETSC_FALSE;
+  PetscReal    *exMu = NULL, *exSigma = NULL, *exSd = NULL, excov1 = 0, excov2 = 0;
+  PetscLogStage st_data, st_sample, st_exact, st_write;
+  H5io          io;
+  char          desc[256];
+
+  PetscFunctionBeginUser;
+  PetscCall(ProcessOptions(comm, &c));
+  if (c.help) PetscFunctionReturn(0);
+  PetscCall(PetscLogStageRegister("Posterior data", &st_data));
+  PetscCall(PetscLogStageRegister("Posterior sample", &st_sample));
+  PetscCall(PetscLogStageRegister("Posterior exact", &st_exact));
+  PetscCall(PetscLogStageRegister("Posterior write", &st_write));
+
+  PetscCall(PetscLogStagePush(st_data));
+  PetscCall(ModelLoad(comm, c.model, &m));
+  PetscCheck(m.ny > 0 && m.ny <= POST_MAX_NY && m.nx <= POST_MAX_NY, comm, PETSC_ERR_ARG_INCOMP, "Model %s: n_y = %" PetscInt_FMT ", n_x = %" PetscInt_FMT ": posterior sampling needs a conditional model with 1 .. %d sensors and segments", c.model, m.ny, m.nx, POST_MAX_NY);
+  PetscCall(SetMeasurementModel(comm, &c, &m));
+  PetscCall(PetscMemzero(&ts, sizeof(ts)));
+  ts.nx = m.nx;
+  ts.ny = m.ny;
+  PetscCall(PetscMalloc2(m.nx, &ts.prior_mean, m.nx, &ts.prior_std));
+  if (c.data[0]) PetscCall(ReadDataSet(comm, &c, &m, &ts));
+  else PetscCall(ReadMeasurementFile(comm, &c, &m, &ts));
+  for (PetscInt k = 0; k < c.nkeep; k++) PetscCheck(c.keep[k] >= 0 && c.keep[k] < ts.ntest, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_keep_cases: case %" PetscInt_FMT " is not among the %" PetscInt_FMT " test cases (0-based)", c.keep[k], ts.ntest);
+  if (c.nkeep > ts.ntest) c.nkeep = ts.ntest;
+  PetscCall(SamplerPartition(comm, ts.ntest, &nloc, &first64));
+  c0 = (PetscInt)first64;
+  PetscCall(SchedDescribe(&m.sch, desc, sizeof(desc)));
+  PetscCall(PetscPrintf(comm, "posterior: model %s (%s, %s); %" PetscInt_FMT " test cases%s%s, noise level %g (sigma %.6g), %" PetscInt_FMT " samples per case\n", c.model, desc, m.mask ? "mask input" : "all sensors", ts.ntest, c.data[0] ? " from " : " from the file ", c.data[0] ? c.data : c.meas_file, (double)c.meas.level, (double)c.meas.sigma, c.nsamples));
+  PetscCall(PetscLogStagePop());
+
+  /* exact posterior first: a refusal costs nothing */
+  PetscCall(PetscLogStagePush(st_exact));
+  if (c.exact != EXACT_NO) {
+    const PetscBool can = (PetscBool)(ts.truth && ts.have_prior && !ts.gp_clip && c.meas.sigma > 0);
+    PetscCheck(can || c.exact != EXACT_YES, comm, PETSC_ERR_ARG_INCOMP, "-posterior_exact yes needs a data set with the unclipped Gaussian prior (pdediff generate -gp_clip false) and -noise_level > 0 (here: %s, noise level %g)", !ts.truth ? "no data set" : (!ts.have_prior ? "no prior in the data set" : (ts.gp_clip ? "clipped prior" : "unclipped prior")), (double)c.meas.level);
+    if (can) {
+      exact = PETSC_TRUE;
+      PetscCall(ExactPosterior(comm, &c, &ts, &exMu, &exSigma, &exSd, &excov1, &excov2));
+      PetscCall(PetscPrintf(comm, "posterior exact: Gaussian posterior by ScaLAPACK; its coverage of the truth 1-sigma %.3f 2-sigma %.3f (Gaussian law: 0.683, 0.954)\n", excov1, excov2));
+    }
+  }
+  PetscCall(PetscLogStagePop());
+
+  PetscCall(PetscLogStagePush(st_sample));
+  for (PetscInt s = 0; s < c.nsamplers; s++) {
+    PostResult *r = &res[s];
+    PetscCall(PetscMemzero(r, sizeof(*r)));
+    r->type = c.samplers[s];
+    PetscCall(PetscMalloc5((size_t)PetscMax(nloc, 1) * m.nx, &r->mean, (size_t)PetscMax(nloc, 1) * m.nx, &r->std, (size_t)PetscMax(nloc, 1) * m.nx, &r->crps, (size_t)PetscMax(nloc, 1) * m.nx, &r->in1, (size_t)PetscMax(nloc, 1) * m.nx, &r->in2));
+    PetscCall(PetscCalloc1((size_t)PetscMax(c.nkeep, 1) * c.nsamples * m.nx, &r->kept));
+    PetscCall(PetscMalloc5(m.nx, &r->seg_err, m.nx, &r->seg_std, m.nx, &r->seg_crps, m.nx, &r->seg_cov1, m.nx, &r->seg_cov2));
+    PetscCall(SampleCases(comm, &c, &m, &ts, nloc, c0, r));
+    {
+      SamplerStats g;
+      PetscCall(SamplerStatsReduce(comm, &r->st, &g));
+      r->st = g;
+    }
+    if (ts.truth) PetscCall(Metrics(comm, &ts, nloc, c0, exMu, exSd, r));
+    PetscCall(Report(comm, &c, &ts, r, exact));
+  }
+  PetscCall(PetscLogStagePop());
+
+  PetscCall(PetscLogStagePush(st_write));
+  PetscCall(H5ioCreate(comm, c.output, &io));
+  PetscCall(H5ioWriteProvenance(&io, "pdediff posterior"));
+  PetscCall(MeasWriteH5(&io, &c.meas));
+  PetscCall(H5ioAttrString(&io, "/", "model", c.model));
+  PetscCall(H5ioAttrString(&io, "/", "data", c.data[0] ? c.data : c.meas_file));
+  PetscCall(H5ioAttrString(&io, "/", "formulation", desc));
+  PetscCall(H5ioAttrString(&io, "/", "sde_type", SchedTypes[m.sch.type]));
+  PetscCall(H5ioAttrReal(&io, "/", "trained_noise_level", m.meas.level));
+  PetscCall(H5ioAttrInt(&io, "/", "mask_input", m.mask));
+  PetscCall(H5ioAttrInt(&io, "/", "n_test", ts.ntest));
+  PetscCall(H5ioAttrInt(&io, "/", "first_row", ts.first));
+  PetscCall(H5ioAttrInt(&io, "/", "n_samples", c.nsamples));
+  PetscCall(H5ioAttrInt(&io, "/", "sampler_seed", c.so.seed));
+  PetscCall(H5ioAttrReal(&io, "/", "sampler_alpha", c.so.alpha));
+  PetscCall(H5ioAttrReal(&io, "/", "sampler_dtau", c.so.dtau));
+  PetscCall(H5ioAttrReal(&io, "/", "sampler_rtol", c.so.rtol));
+  PetscCall(H5ioAttrReal(&io, "/", "sampler_atol", c.so.atol));
+  {
+    PetscReal kc[POST_MAX_KEEP];
+    for (PetscInt k = 0; k < c.nkeep; k++) kc[k] = (PetscReal)c.keep[k];
+    if (c.nkeep) PetscCall(H5ioWriteReplicated(&io, "kept_cases", c.nkeep, 0, kc, "kept_case", "1", "test cases (0-based) whose samples are all written (SAMPLER/samples)"));
+  }
+  PetscCall(H5ioWriteReplicated(&io, "measurement", ts.ntest, ts.ny, ts.y, "case,sensor", "concentration", "the measurements conditioned on (physical units, noise included)"));
+  if (m.mask) PetscCall(H5ioWriteReplicated(&io, "mask", ts.ntest, ts.ny, ts.mask, "case,sensor", "1", "sensor masks (1 on, 0 off)"));
+  if (ts.truth) {
+    PetscCall(H5ioAttrReal(&io, "/", "mean_flux", ts.mean_flux));
+    PetscCall(H5ioWriteReplicated(&io, "truth", ts.ntest, ts.nx, ts.truth, "case,segment", "flux", "the true wall flux of each test case"));
+    PetscCall(H5ioWriteReplicated(&io, "y_clean", ts.ntest, ts.ny, ts.y_clean, "case,sensor", "concentration", "noise-free sensor values"));
+    PetscCall(H5ioWriteReplicated(&io, "prior_mean", ts.nx, 0, ts.prior_mean, "segment", "flux", "prior mean over the training rows of the data set"));
+    PetscCall(H5ioWriteReplicated(&io, "prior_std", ts.nx, 0, ts.prior_std, "segment", "flux", "prior standard deviation over the training rows (Figures 9, 10, 14)"));
+  }
+  if (exact) {
+    PetscCall(H5ioGroup(&io, "exact"));
+    PetscCall(H5ioWriteReplicated(&io, "exact/mean", ts.ntest, ts.nx, exMu, "case,segment", "flux", "exact Gaussian posterior mean (unclipped prior, linear forward map)"));
+    PetscCall(H5ioWriteReplicated(&io, "exact/covariance", ts.nx, ts.nx, exSigma, "segment,segment", "flux^2", "exact posterior covariance (the same for every case)"));
+    PetscCall(H5ioWriteReplicated(&io, "exact/std", ts.nx, 0, exSd, "segment", "flux", "exact posterior standard deviation"));
+    PetscCall(H5ioAttrReal(&io, "exact", "coverage1", excov1));
+    PetscCall(H5ioAttrReal(&io, "exact", "coverage2", excov2));
+  }
+  for (PetscInt s = 0; s < c.nsamplers; s++) PetscCall(WriteResult(&io, &c, &ts, nloc, c0, &res[s], exact));
+  PetscCall(H5ioCommit(&io));
+  PetscCall(PetscPrintf(comm, "posterior: wrote %s\n", c.output));
+  PetscCall(PetscLogStagePop());
+
+  for (PetscInt s = 0; s < c.nsamplers; s++) {
+    PetscCall(PetscFree5(res[s].mean, res[s].std, res[s].crps, res[s].in1, res[s].in2));
+    PetscCall(PetscFree(res[s].kept));
+    PetscCall(PetscFree5(res[s].seg_err, res[s].seg_std, res[s].seg_crps, res[s].seg_cov1, res[s].seg_cov2));
+  }
+  if (exact) PetscCall(PetscFree3(exMu, exSigma, exSd));
+  if (ts.truth) PetscCall(PetscFree6(ts.truth, ts.y_clean, ts.y, ts.mask, ts.H, ts.K));
+  else PetscCall(PetscFree2(ts.y, ts.mask));
+  PetscCall(PetscFree2(ts.prior_mean, ts.prior_std));
+  PetscCall(ModelDestroy(&m));
+  PetscFunctionReturn(0);
+}

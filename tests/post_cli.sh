@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# post_cli.sh PDEDIFF MPIEXEC NP WORKDIR: the inverse problem end to end through the real
+# executable on a 170 x 40 mesh (quick: 600 pairs, a few hundred training steps):
+#  - generate (clipped and unclipped priors) -> train with noise -> posterior at 1 and NP ranks;
+#  - the posterior file: truth and clean values are the data set's test rows, the measurement noise
+#    has the recorded sigma = level x range, per-case and per-segment metrics recomputed here from
+#    the stored means, stds and truth; results identical at 1 and NP ranks (same model);
+#  - the trained network conditions on y: its posterior-mean error is below the prior mean's;
+#  - unclipped prior: the exact Gaussian posterior equals numpy's closed form;
+#  - mask model (-mask_prob 0.7): masks stored, about 70% of sensors on, a fixed -posterior_mask.
+set -euo pipefail
+pdediff=$1; mpiexec=$2; np=$3; work=$4
+rm -rf "$work"; mkdir -p "$work"; cd "$work"
+mesh="-fem_nx 170 -fem_ny 40"
+run() { "$mpiexec" -n "$1" --oversubscribe "$pdediff" "${@:2}"; }
+run "$np" generate $mesh -generate_n 600 -generate_n_train 500 -generate_fields 0 -generate_mode basis -generate_output data.h5 > gen.log
+run "$np" generate $mesh -generate_n 600 -generate_n_train 500 -generate_fields 0 -generate_mode basis -gp_clip false -generate_output gauss.h5 > gen_gauss.log
+net="-net_layers 2 -net_width 64 -train_batch 100 -train_log_interval 1000 -sde_type vp"
+run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 150 -noise_level 0.02 -noise_seed 3 -model m.h5 > train.log
+run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 1 -noise_level 0.02 -noise_seed 3 -model m0.h5 > train0.log
+run "$np" train -train_data gauss.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 150 -noise_level 0.05 -model g.h5 > train_g.log
+run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 40 -noise_level 0.02 -mask_prob 0.7 -mask_copies 2 -model mask.h5 > train_mask.log
+grep -q "1000 pairs" train_mask.log || { echo "FAIL: -mask_copies 2 should train on 1000 pairs"; cat train_mask.log; exit 1; }
+post="-posterior_nsamples 100 -posterior_keep_cases 0,5,99 -sampler_dtau 0.01"
+run 1 posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_output p1.h5 > p1.log
+run "$np" posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_output pN.h5 -posterior_case_batch 7 > pN.log
+run "$np" posterior -posterior_model m0.h5 -posterior_data data.h5 $post -posterior_samplers sde -posterior_output p0.h5 > p0.log
+run "$np" posterior -posterior_model g.h5 -posterior_data gauss.h5 $post -posterior_output pg.h5 > pg.log
+run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 40 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_output pm.h5 > pm.log
+run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 10 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1','0']*15))")" -posterior_output pf.h5 > pf.log
+run 1 posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_ntest 10 -posterior_keep_cases 0 -noise_level 0.05 -posterior_samplers ode -posterior_output pw.h5 > pw.log
+grep -q "WARNING: the model m.h5 was trained at noise level 0.02" pw.log || { echo "FAIL: no warning for a noise level the model was not trained for"; cat pw.log; exit 1; }
+grep -q "posterior exact: Gaussian posterior by ScaLAPACK" pg.log || { echo "FAIL: no exact posterior for the unclipped prior"; cat pg.log; exit 1; }
+cat pN.log pg.log
+if ls ./*.partial > /dev/null 2>&1; then echo "FAIL: a .partial file was left behind"; exit 1; fi
+
+# Measurements from a text file (no truth: no metrics), then bad input: each run fails with a
+# message naming the option or file and the fix, and leaves no output file.
+/usr/bin/python3 -c "
+import h5py
+y = h5py.File('p1.h5')['measurement'][:2]
+open('meas.txt', 'w').write('\n'.join(' '.join('%.17g' % v for v in r) for r in y) + '\n')
+open('meas29.txt', 'w').write(' '.join('%.17g' % v for v in y[0][:29]) + '\n')"
+run "$np" posterior -posterior_model m.h5 -posterior_measurements meas.txt -posterior_nsamples 50 -posterior_keep_cases 1 -posterior_samplers ode -posterior_output pt.h5 > pt.log
+/usr/bin/python3 -c "
+import h5py, numpy as np, sys
+f = h5py.File('pt.h5')
+ok = f['ode/posterior_mean'].shape == (2, 30) and 'truth' not in f and np.array_equal(f['measurement'][:], h5py.File('p1.h5')['measurement'][:2])
+print(('ok   ' if ok else 'FAIL ') + '-posterior_measurements: 2 cases from a text file sampled, measurements stored, no truth')
+sys.exit(0 if ok else 1)"
+bad() {
+  local pat=$1; shift
+  rm -f bad.h5 bad.h5.partial
+  if run "$np" posterior "$@" -posterior_output bad.h5 > bad.log 2>&1; then echo "FAIL: succeeded: $*"; exit 1; fi
+  grep -qE -- "$pat" bad.log || { echo "FAIL: message /$pat/ not found for: $*"; cat bad.log; exit 1; }
+  [ ! -e bad.h5 ] && [ ! -e bad.h5.partial ] || { echo "FAIL: output left behind by: $*"; exit 1; }
+  echo "ok   bad input refused: $*"
+}
+bad "meas29.txt, line 1: 29 values, but the model m.h5 takes measurements of n_y = 30 sensors" -posterior_model m.h5 -posterior_measurements meas29.txt
+bad "-posterior_mask has no sensor on" -posterior_model mask.h5 -posterior_data data.h5 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['0']*30))")"
+bad "-posterior_mask given but the model m.h5 takes no mask input" -posterior_model m.h5 -posterior_data data.h5 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1']*30))")"
+bad "-posterior_exact yes needs a data set with the unclipped Gaussian prior .*clipped prior" -posterior_model m.h5 -posterior_data data.h5 -posterior_exact yes
+bad "Give exactly one of -posterior_data .* and -posterior_measurements" -posterior_model m.h5
+bad "not a pdediff model" -posterior_model data.h5 -posterior_data data.h5
+
+/usr/bin/python3 - "$np" <<'PY'
+import sys, h5py, numpy as np
+fail = 0
+def check(ok, msg):
+    global fail
+    print(("ok   " if ok else "FAIL ") + msg)
+    fail += (not ok)
+d = h5py.File("data.h5"); g = h5py.File("gauss.h5")
+p1, pN, p0, pg = (h5py.File(f) for f in ("p1.h5", "pN.h5", "p0.h5", "pg.h5"))
+x, y = d["x"][:], d["y_clean"][:]
+truth = p1["truth"][:]
+check(truth.shape == (100, 30) and np.array_equal(truth, x[500:]) and np.array_equal(p1["y_clean"][:], y[500:]), "truth and clean values are the data set's 100 test rows")
+rng = y[:500].max() - y[:500].min()
+sig = p1.attrs["noise_sigma"]
+check(abs(p1.attrs["noise_level"] - 0.02) < 1e-15 and abs(sig - 0.02 * rng) < 1e-9 * rng, f"sigma {sig:.5g} = 0.02 x training range {rng:.5g}")
+e = p1["measurement"][:] - p1["y_clean"][:]
+check(abs(e.std() / sig - 1) < 0.1 and abs(e.mean()) < 4 * sig / np.sqrt(e.size), f"measurement noise: std / sigma {e.std() / sig:.3f}, mean {e.mean():.3g}")
+for s in ("ode", "sde"):
+    # Same model, same particle streams: the only difference is the single-precision network's
+    # GEMM summation order, which depends on how many rows share a batch (~1e-7), and which the
+    # adaptive ODE's accept/reject decisions can amplify. Bound: 1e-3 of the Monte-Carlo standard
+    # error of the means (std / sqrt(samples)), far below anything a result depends on.
+    m1, mN = p1[s]["posterior_mean"][:], pN[s]["posterior_mean"][:]
+    se = p1[s]["posterior_std"][:] / np.sqrt(100)
+    dd = (np.abs(m1 - mN) / se).max()
+    check(dd < 1e-3 and np.isfinite(m1).all(), f"{s}: posterior means at 1 and {sys.argv[1]} ranks (case batches 16 and 7) agree to {dd:.1e} of the Monte-Carlo standard error (< 1e-3)")
+    mean, sd = p1[s]["posterior_mean"][:], p1[s]["posterior_std"][:]
+    mf = truth.mean()
+    err = np.abs(mean - truth).mean(axis=0) / mf
+    check(np.allclose(err, p1[s]["segment_error"][:], rtol=1e-12) and abs(p1.attrs["mean_flux"] - mf) < 1e-12 * mf, f"{s}: per-segment error recomputed from means and truth (mean {100 * err.mean():.1f}%)")
+    cov1 = (np.abs(truth - mean) <= sd).mean(axis=0)
+    check(np.allclose(cov1, p1[s]["segment_coverage1"][:]) and np.allclose(sd.mean(axis=0), p1[s]["segment_std"][:]), f"{s}: coverage and mean std per segment recomputed (1-sigma {p1[s].attrs['coverage1']:.3f})")
+    smp = p1[s]["samples"][:].reshape(3, 100, 30)
+    check(np.allclose(smp[1].mean(axis=0), mean[5], rtol=1e-12) and np.allclose(smp[2].std(axis=0, ddof=1), sd[99], rtol=1e-10), f"{s}: kept samples of cases 0, 5, 99 match their stored mean and std")
+    crps = np.abs(smp[1] - truth[5]).mean(axis=0) - 0.5 * np.abs(smp[1][:, None, :] - smp[1][None, :, :]).mean(axis=(0, 1))
+    check(np.allclose(crps, p1[s]["crps"][5], rtol=1e-10), f"{s}: CRPS of case 5 recomputed by the double sum")
+prior_err = np.abs(x[:500].mean(axis=0) - truth).mean() / truth.mean()
+e_tr, e_0 = p1["sde"].attrs["mean_error"], p0["sde"].attrs["mean_error"]
+check(e_tr < prior_err and e_tr < e_0, f"the trained network conditions on y: error {100 * e_tr:.1f}% < prior mean's {100 * prior_err:.1f}% and the 1-epoch network's {100 * e_0:.1f}%")
+# exact posterior against numpy's closed form
+H, K = g["H"][:], g["prior_covariance"][:]
+s2 = pg.attrs["noise_sigma"] ** 2
+Y = pg["measurement"][:]
+S = H @ K @ H.T + s2 * np.eye(30)
+G = np.linalg.solve(S, H @ K).T
+mu = 2 + (Y - H @ (2 * np.ones(30))) @ G.T
+Sig = K - G @ H @ K
+dm = np.abs(mu - pg["exact/mean"][:]).max() / np.abs(mu).max()
+dS = np.abs(Sig - pg["exact/covariance"][:]).max() / np.abs(K).max()
+check(dm < 1e-9 and dS < 1e-9, f"exact posterior = numpy closed form: mean {dm:.1e}, covariance {dS:.1e}")
+check("exact_std_ratio_mean" in pg["sde"].attrs and 0.5 < pg["exact"].attrs["coverage1"] < 0.85, f"exact posterior covers the truth 1-sigma {pg['exact'].attrs['coverage1']:.3f}; diffusion std / exact std {pg['sde'].attrs['exact_std_ratio_mean']:.2f}")
+pm, pf = h5py.File("pm.h5"), h5py.File("pf.h5")
+mk = pm["mask"][:]
+check(mk.shape == (40, 30) and abs(mk.mean() - 0.7) < 0.06 and (mk.sum(axis=1) > 0).all(), f"mask model: random masks stored, {mk.mean():.3f} of sensors on")
+check(np.array_equal(pf["mask"][:], np.tile([1, 0] * 15, (10, 1))) and np.isfinite(pf["sde/posterior_mean"][:]).all(), "mask model: -posterior_mask applied to every case")
+sys.exit(1 if fail else 0)
+PY

@@ -10,6 +10,7 @@
 #  - mask model (-mask_prob 0.7): masks stored, about 70% of sensors on, a fixed -posterior_mask.
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 mesh="-fem_nx 170 -fem_ny 40"
 run() { "$mpiexec" -n "$1" --oversubscribe "$pdediff" "${@:2}"; }
@@ -120,3 +121,10 @@ check(mk.shape == (40, 30) and abs(mk.mean() - 0.7) < 0.06 and (mk.sum(axis=1) >
 check(np.array_equal(pf["mask"][:], np.tile([1, 0] * 15, (10, 1))) and np.isfinite(pf["sde/posterior_mean"][:]).all(), "mask model: -posterior_mask applied to every case")
 sys.exit(1 if fail else 0)
 PY
+# Figures 6-10, 12-14 and the summary table from the posterior files
+/usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figs p1.h5 pg.h5 pm.h5 > figs.log
+for f in cases_vp_0.02.png error_vp.png std_vp.png exact_vp_0.05.png error_vp_mask.png std_vp_mask.png summary.md; do
+  [ -s "figs/$f" ] || { echo "FAIL: postprocess did not draw figs/$f"; cat figs.log; exit 1; }
+done
+[ "$(grep -c '^| VP' figs/summary.md)" -eq 5 ] || { echo "FAIL: summary.md should have 5 rows (2 + 2 samplers + 1)"; cat figs/summary.md; exit 1; }
+echo "ok   postprocess: Figures 6-10, 12-14 and summary.md drawn"

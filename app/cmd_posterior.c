@@ -15,10 +15,14 @@
  *      call; per case the mean, standard deviation, CRPS and 1/2-sigma coverage per segment;
  *   3. exact: with an unclipped (Gaussian) prior and noise > 0, the exact posterior
  *      N(mu_post, Sigma_post) by ScaLAPACK (post.h), and the diffusion posterior measured against it;
+ *   3b. MCMC reference (beyond the paper): with the paper's clipped prior and noise > 0, elliptical
+ *      slice sampling on the GP latent (mcmc.h) for the first -posterior_mcmc test cases (split over
+ *      the ranks) gives reference posterior means and stds to measure the diffusion posterior with;
  *   4. one HDF5 file (FILE.partial, renamed when complete): per case the truth, measurement, mask,
  *      posterior mean and std per sampler; all samples of the -posterior_keep_cases; the per-segment
  *      metrics of Figures 7-10, 13, 14 and the calibration scores as datasets and attributes. */
 #include "commands.h"
+#include "mcmc.h"
 #include "meas.h"
 #include "model.h"
 #include "post.h"
@@ -41,6 +45,8 @@ typedef struct {
   PetscReal   fixed_mask[POST_MAX_NY];
   PetscInt    nfixed_mask;
   ExactMode   exact;
+  PetscInt    n_mcmc;    /* test cases with an MCMC reference (clipped prior) */
+  McmcOpts    mo;
   SamplerOpts so;
   Meas        meas;      /* the model's, with -noise_level/-noise_seed/-mask_seed overrides */
   PetscBool   level_set;
@@ -69,6 +75,7 @@ typedef struct { /* one sampler's results: this rank's cases, then the global me
   PetscReal  *seg_err, *seg_std, *seg_crps, *seg_cov1, *seg_cov2; /* nx each */
   PetscReal   err, cov1, cov2, crps_mean, std_ratio_prior;
   PetscReal   ex_err, ex_ratio_mean, ex_ratio_min, ex_ratio_max; /* against the exact posterior */
+  PetscReal   mc_err, mc_ratio_mean, mc_ratio_min, mc_ratio_max; /* against the MCMC reference */
   SamplerStats st;
 } PostResult;
 
@@ -91,6 +98,10 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   c->nsamplers   = 2;
   c->nfixed_mask = 0;
   c->exact       = EXACT_AUTO;
+  c->n_mcmc      = 50;
+  c->mo.n_iter   = 50000;
+  c->mo.n_burn   = 5000;
+  c->mo.seed     = 13;
   PetscCall(SamplerOptsSetDefaults(&c->so));
   PetscCall(PetscOptionsHasHelp(NULL, &c->help));
 
@@ -106,6 +117,10 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCall(PetscOptionsIntArray("-posterior_keep_cases", "Test cases (0-based) whose samples are all written (Figures 6, 12)", "posterior", c->keep, &nkeep, &set_k));
   PetscCall(PetscOptionsRealArray("-posterior_mask", "Mask model: one mask (n_y values 0/1) for every case instead of random masks", "posterior", c->fixed_mask, &nmask, &set_m));
   PetscCall(PetscOptionsEnum("-posterior_exact", "Compare with the exact Gaussian posterior (auto: when the data set's prior is unclipped and the noise > 0)", "posterior", ExactModes, (PetscEnum)c->exact, (PetscEnum *)&c->exact, NULL));
+  PetscCall(PetscOptionsInt("-posterior_mcmc", "Clipped prior, noise > 0: test cases (the first ones) with an MCMC reference posterior (0: none)", "posterior", c->n_mcmc, &c->n_mcmc, NULL));
+  PetscCall(PetscOptionsInt("-mcmc_iter", "MCMC steps per chain after burn-in", "posterior", c->mo.n_iter, &c->mo.n_iter, NULL));
+  PetscCall(PetscOptionsInt("-mcmc_burn", "MCMC burn-in steps", "posterior", c->mo.n_burn, &c->mo.n_burn, NULL));
+  PetscCall(PetscOptionsInt("-mcmc_seed", "Seed of the MCMC chains", "posterior", c->mo.seed, &c->mo.seed, NULL));
   PetscCall(PetscOptionsString("-posterior_output", "Output HDF5 file (written as FILE.partial, renamed when complete)", "posterior", c->output, c->output, sizeof(c->output), NULL));
   PetscOptionsEnd();
   if (set_s) c->nsamplers = nsamp;
@@ -121,6 +136,8 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCheck(!c->data[0] != !c->meas_file[0], comm, PETSC_ERR_ARG_WRONG, "Give exactly one of -posterior_data (a data set from pdediff generate) and -posterior_measurements (a text file of measurements)");
   PetscCheck(c->nsamples >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_nsamples %" PetscInt_FMT ": need at least 2 samples per case", c->nsamples);
   PetscCheck(c->ntest >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_ntest %" PetscInt_FMT ": must be >= 0 (0: all test rows)", c->ntest);
+  PetscCheck(c->n_mcmc >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mcmc %" PetscInt_FMT ": must be >= 0 (0: no MCMC reference)", c->n_mcmc);
+  PetscCheck(c->mo.n_iter >= 10 && c->mo.n_burn >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_iter %" PetscInt_FMT " / -mcmc_burn %" PetscInt_FMT ": need at least 10 steps and a burn-in >= 0", c->mo.n_iter, c->mo.n_burn);
   PetscCheck(c->case_batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_case_batch %" PetscInt_FMT ": must be >= 1", c->case_batch);
   PetscCheck(c->nsamplers >= 1, comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers: name at least one of ode, sde");
   PetscCheck(c->nsamplers == 1 || c->samplers[0] != c->samplers[1], comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers names %s twice", SamplerTypes[c->samplers[0]]);
@@ -420,7 +437,109 @@ static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const Test
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WriteResult(H5io *io, const PostCtx *c, const TestSet *ts, PetscInt nloc, PetscInt c0, const PostResult *r, PetscBool exact)
+typedef struct { /* the MCMC reference of the first n test cases, replicated */
+  PetscInt   n;
+  PetscReal *mean, *std; /* n x nx */
+  PetscReal  evals_per_step, iat_max, ess_min, cov1, cov2, seconds;
+  PetscInt   repeated;
+} McmcRef;
+
+/* Elliptical slice sampling (mcmc.h) for the first ref->n test cases, the chains split over the
+   ranks; the reference Gaussian is the exact posterior of the unclipped model. */
+static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestSet *ts, McmcRef *ref)
+{
+  const PetscInt nx = ts->nx;
+  SlpkGrid       g;
+  PetscReal      mu0[POST_MAX_NY], *Mu, *Sig, *work, red[4] = {0, 0, 0, 0};
+  PetscInt       nloc, info, n1 = 0, n2 = 0;
+  PetscInt64     first;
+  PetscLogDouble t0, t1;
+  McmcProblem    p;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscTime(&t0));
+  ref->n = PetscMin(c->n_mcmc, ts->ntest);
+  for (PetscInt j = 0; j < nx; j++) mu0[j] = ts->gp_mean;
+  PetscCall(PetscMalloc3((size_t)ref->n * nx, &Mu, (size_t)nx * nx, &Sig, (size_t)c->mo.n_iter * nx, &work));
+  PetscCall(PetscCalloc2((size_t)ref->n * nx, &ref->mean, (size_t)ref->n * nx, &ref->std));
+  PetscCall(SlpkGridCreate(comm, &g));
+  PetscCall(PostGaussian(&g, ts->ny, nx, ts->H, ts->K, mu0, PetscSqr(c->meas.sigma), ref->n, ts->y, Mu, Sig));
+  PetscCall(SlpkCholeskyReplicated(&g, nx, 32, Sig, &info));
+  PetscCall(SlpkGridDestroy(&g));
+  PetscCheck(info == 0, comm, PETSC_ERR_USER_INPUT, "MCMC reference: the Gaussian reference covariance is not numerically positive definite (minor %" PetscInt_FMT "); raise the data set's -gp_jitter", info);
+  for (PetscInt i = 0; i < ref->n; i++) /* Mu holds z's mean: the reference is over the latent */
+    for (PetscInt j = 0; j < nx; j++) Mu[(size_t)i * nx + j] -= ts->gp_mean;
+  PetscCall(SamplerPartition(comm, ref->n, &nloc, &first));
+  for (PetscInt l = 0; l < nloc; l++) {
+    const PetscInt i = (PetscInt)first + l;
+    McmcStats      st;
+    p = (McmcProblem){nx, ts->ny, ts->H, ts->gp_mean, PetscSqr(c->meas.sigma), ts->gp_clip, Mu + (size_t)i * nx, Sig};
+    PetscCall(McmcRun(&p, &c->mo, i, ts->y + (size_t)i * ts->ny, ref->mean + (size_t)i * nx, ref->std + (size_t)i * nx, &st, work));
+    red[0] += st.evals_per_step;
+    red[1] = PetscMax(red[1], st.iat_max);
+    red[2] += st.repeated;
+    red[3] = l ? PetscMin(red[3], st.ess_min) : st.ess_min;
+  }
+  if (!nloc) red[3] = PETSC_MAX_REAL;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ref->mean, (PetscMPIInt)(ref->n * nx), MPIU_REAL, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ref->std, (PetscMPIInt)(ref->n * nx), MPIU_REAL, MPI_SUM, comm));
+  {
+    PetscReal sum[2] = {red[0], red[2]}, mx = red[1], mn = red[3];
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPIU_REAL, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPIU_REAL, MPI_MAX, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mn, 1, MPIU_REAL, MPI_MIN, comm));
+    ref->evals_per_step = sum[0] / ref->n;
+    ref->repeated       = (PetscInt)sum[1];
+    ref->iat_max        = mx;
+    ref->ess_min        = mn;
+  }
+  for (PetscInt i = 0; i < ref->n; i++)
+    for (PetscInt j = 0; j < nx; j++) {
+      const PetscReal d = PetscAbsReal(ts->truth[(size_t)i * nx + j] - ref->mean[(size_t)i * nx + j]), sd = ref->std[(size_t)i * nx + j];
+      n1 += d <= sd;
+      n2 += d <= 2 * sd;
+    }
+  ref->cov1 = (PetscReal)n1 / ((PetscReal)ref->n * nx);
+  ref->cov2 = (PetscReal)n2 / ((PetscReal)ref->n * nx);
+  PetscCall(PetscFree3(Mu, Sig, work));
+  PetscCall(PetscTime(&t1));
+  ref->seconds = t1 - t0;
+  PetscFunctionReturn(0);
+}
+
+/* The diffusion posterior of the cases that have an MCMC reference (this rank's share). */
+static PetscErrorCode CompareMcmc(MPI_Comm comm, const TestSet *ts, PetscInt nloc, PetscInt c0, const McmcRef *ref, PostResult *r)
+{
+  const PetscInt nx = ts->nx;
+  PetscReal     *acc;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(2 * (size_t)nx, &acc));
+  for (PetscInt l = 0; l < nloc; l++) {
+    const PetscInt g = c0 + l;
+    if (g >= ref->n) continue;
+    for (PetscInt j = 0; j < nx; j++) {
+      const size_t k = (size_t)l * nx + j, kg = (size_t)g * nx + j;
+      acc[j] += PetscAbsReal(r->mean[k] - ref->mean[kg]) / ts->prior_std[j];
+      acc[nx + j] += r->std[k] / ref->std[kg];
+    }
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, acc, (PetscMPIInt)(2 * nx), MPIU_REAL, MPI_SUM, comm));
+  r->mc_err = r->mc_ratio_mean = 0;
+  r->mc_ratio_min = PETSC_MAX_REAL;
+  r->mc_ratio_max = 0;
+  for (PetscInt j = 0; j < nx; j++) {
+    const PetscReal ratio = acc[nx + j] / ref->n;
+    r->mc_err += acc[j] / ref->n / nx;
+    r->mc_ratio_mean += ratio / nx;
+    r->mc_ratio_min = PetscMin(r->mc_ratio_min, ratio);
+    r->mc_ratio_max = PetscMax(r->mc_ratio_max, ratio);
+  }
+  PetscCall(PetscFree(acc));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WriteResult(H5io *io, const PostCtx *c, const TestSet *ts, PetscInt nloc, PetscInt c0, const PostResult *r, PetscBool exact, PetscBool mcmc)
 {
   const char *grp = SamplerTypes[r->type];
   const PetscInt nx = ts->nx;
@@ -453,6 +572,12 @@ static PetscErrorCode WriteResult(H5io *io, const PostCtx *c, const TestSet *ts,
     PetscCall(H5ioAttrReal(io, grp, "exact_std_ratio_min", r->ex_ratio_min));
     PetscCall(H5ioAttrReal(io, grp, "exact_std_ratio_max", r->ex_ratio_max));
   }
+  if (mcmc) {
+    PetscCall(H5ioAttrReal(io, grp, "mcmc_mean_error", r->mc_err));
+    PetscCall(H5ioAttrReal(io, grp, "mcmc_std_ratio_mean", r->mc_ratio_mean));
+    PetscCall(H5ioAttrReal(io, grp, "mcmc_std_ratio_min", r->mc_ratio_min));
+    PetscCall(H5ioAttrReal(io, grp, "mcmc_std_ratio_max", r->mc_ratio_max));
+  }
   PetscCall(H5ioAttrInt(io, grp, "score_evaluations", r->st.score_evals));
   PetscCall(H5ioAttrReal(io, grp, "score_evaluations_per_sample", (double)r->st.score_evals / ((double)ts->ntest * c->nsamples)));
   PetscCall(H5ioAttrReal(io, grp, "wall_seconds", r->st.time));
@@ -461,7 +586,7 @@ static PetscErrorCode WriteResult(H5io *io, const PostCtx *c, const TestSet *ts,
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode Report(MPI_Comm comm, const PostCtx *c, const TestSet *ts, const PostResult *r, PetscBool exact)
+static PetscErrorCode Report(MPI_Comm comm, const PostCtx *c, const TestSet *ts, const PostResult *r, PetscBool exact, const McmcRef *ref)
 {
   int size;
 
@@ -473,6 +598,7 @@ static PetscErrorCode Report(MPI_Comm comm, const PostCtx *c, const TestSet *ts,
     for (PetscInt j = 0; j < ts->nx; j++) lo = PetscMin(lo, r->seg_err[j]), hi = PetscMax(hi, r->seg_err[j]);
     PetscCall(PetscPrintf(comm, "posterior %s: mean |error| / mean flux %.2f%% (segments %.2f%% .. %.2f%%; paper at zero noise 5.9%%), posterior std / prior std %.3f, coverage 1-sigma %.3f 2-sigma %.3f, CRPS %.4f (%.2f%% of the mean flux)\n", SamplerTypes[r->type], 100 * r->err, 100 * lo, 100 * hi, r->std_ratio_prior, r->cov1, r->cov2, r->crps_mean, 100 * r->crps_mean / ts->mean_flux));
   }
+  if (ref->n) PetscCall(PetscPrintf(comm, "posterior %s vs MCMC (%" PetscInt_FMT " cases): mean |mean - MCMC mean| %.4f prior std; std / MCMC std %.3f (segments %.3f .. %.3f)\n", SamplerTypes[r->type], ref->n, r->mc_err, r->mc_ratio_mean, r->mc_ratio_min, r->mc_ratio_max));
   if (exact) PetscCall(PetscPrintf(comm, "posterior %s vs exact: mean |mean - mu_post| %.4f prior std; std / exact std %.3f (segments %.3f .. %.3f)\n", SamplerTypes[r->type], r->ex_err, r->ex_ratio_mean, r->ex_ratio_min, r->ex_ratio_max));
   PetscFunctionReturn(0);
 }
@@ -487,6 +613,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   PetscInt64    first64;
   PetscBool     exact = PETSC_FALSE;
   PetscReal    *exMu = NULL, *exSigma = NULL, *exSd = NULL, excov1 = 0, excov2 = 0;
+  McmcRef       ref;
   PetscLogStage st_data, st_sample, st_exact, st_write;
   H5io          io;
   char          desc[256];
@@ -528,6 +655,11 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
       PetscCall(PetscPrintf(comm, "posterior exact: Gaussian posterior by ScaLAPACK; its coverage of the truth 1-sigma %.3f 2-sigma %.3f (Gaussian law: 0.683, 0.954)\n", excov1, excov2));
     }
   }
+  ref.n = 0;
+  if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0) {
+    PetscCall(McmcReference(comm, &c, &ts, &ref));
+    PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, largest IAT %.2f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
+  } else if (c.n_mcmc > 0 && ts.truth && ts.gp_clip && c.meas.sigma == 0) PetscCall(PetscPrintf(comm, "posterior MCMC: none at zero noise (the likelihood is degenerate)\n"));
   PetscCall(PetscLogStagePop());
 
   PetscCall(PetscLogStagePush(st_sample));
@@ -545,7 +677,8 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
       r->st = g;
     }
     if (ts.truth) PetscCall(Metrics(comm, &ts, nloc, c0, exMu, exSd, r));
-    PetscCall(Report(comm, &c, &ts, r, exact));
+    if (ref.n) PetscCall(CompareMcmc(comm, &ts, nloc, c0, &ref, r));
+    PetscCall(Report(comm, &c, &ts, r, exact, &ref));
   }
   PetscCall(PetscLogStagePop());
 
@@ -589,7 +722,23 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
     PetscCall(H5ioAttrReal(&io, "exact", "coverage1", excov1));
     PetscCall(H5ioAttrReal(&io, "exact", "coverage2", excov2));
   }
-  for (PetscInt s = 0; s < c.nsamplers; s++) PetscCall(WriteResult(&io, &c, &ts, nloc, c0, &res[s], exact));
+  if (ref.n) {
+    PetscCall(H5ioGroup(&io, "mcmc"));
+    PetscCall(H5ioWriteReplicated(&io, "mcmc/mean", ref.n, ts.nx, ref.mean, "case,segment", "flux", "MCMC reference posterior mean of the first test cases (clipped prior)"));
+    PetscCall(H5ioWriteReplicated(&io, "mcmc/std", ref.n, ts.nx, ref.std, "case,segment", "flux", "MCMC reference posterior std"));
+    PetscCall(H5ioAttrInt(&io, "mcmc", "n_cases", ref.n));
+    PetscCall(H5ioAttrInt(&io, "mcmc", "n_iter", c.mo.n_iter));
+    PetscCall(H5ioAttrInt(&io, "mcmc", "n_burn", c.mo.n_burn));
+    PetscCall(H5ioAttrInt(&io, "mcmc", "seed", c.mo.seed));
+    PetscCall(H5ioAttrReal(&io, "mcmc", "evaluations_per_step", ref.evals_per_step));
+    PetscCall(H5ioAttrReal(&io, "mcmc", "iat_max", ref.iat_max));
+    PetscCall(H5ioAttrReal(&io, "mcmc", "ess_min", ref.ess_min));
+    PetscCall(H5ioAttrInt(&io, "mcmc", "repeated_states", ref.repeated));
+    PetscCall(H5ioAttrReal(&io, "mcmc", "coverage1", ref.cov1));
+    PetscCall(H5ioAttrReal(&io, "mcmc", "coverage2", ref.cov2));
+    PetscCall(H5ioAttrReal(&io, "mcmc", "wall_seconds", ref.seconds));
+  }
+  for (PetscInt s = 0; s < c.nsamplers; s++) PetscCall(WriteResult(&io, &c, &ts, nloc, c0, &res[s], exact, (PetscBool)(ref.n > 0)));
   PetscCall(H5ioCommit(&io));
   PetscCall(PetscPrintf(comm, "posterior: wrote %s\n", c.output));
   PetscCall(PetscLogStagePop());
@@ -600,6 +749,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
     PetscCall(PetscFree5(res[s].seg_err, res[s].seg_std, res[s].seg_crps, res[s].seg_cov1, res[s].seg_cov2));
   }
   if (exact) PetscCall(PetscFree3(exMu, exSigma, exSd));
+  if (ref.n) PetscCall(PetscFree2(ref.mean, ref.std));
   if (ts.truth) PetscCall(PetscFree6(ts.truth, ts.y_clean, ts.y, ts.mask, ts.H, ts.K));
   else PetscCall(PetscFree2(ts.y, ts.mask));
   PetscCall(PetscFree2(ts.prior_mean, ts.prior_std));

@@ -10,3 +10,5 @@ endforeach()
 # Benchmark (label bench): posterior samples/s per rank, ODE and SDE, 1 vs 2 ranks side by side.
 add_test(NAME bench_posterior COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bench_posterior.sh $<TARGET_FILE:pdediff> ${MPIEXEC_EXECUTABLE} ${CMAKE_CURRENT_BINARY_DIR}/bench_posterior)
 set_tests_properties(bench_posterior PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "bench" TIMEOUT 1800)
+# Reference MCMC of the clipped-prior posterior: elliptical slice sampling against quadrature.
+pdediff_add_test(test_mcmc SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_mcmc.c RANKS 1 2 TIMEOUT 120)

@@ -23,8 +23,8 @@ run "$np" train -train_data gauss.h5 -train_x x -train_y y_clean -train_rows 500
 run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 40 -noise_level 0.02 -mask_prob 0.7 -mask_copies 2 -model mask.h5 > train_mask.log
 grep -q "1000 pairs" train_mask.log || { echo "FAIL: -mask_copies 2 should train on 1000 pairs"; cat train_mask.log; exit 1; }
 post="-posterior_nsamples 100 -posterior_keep_cases 0,5,99 -sampler_dtau 0.01"
-run 1 posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_output p1.h5 > p1.log
-run "$np" posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_output pN.h5 -posterior_case_batch 7 > pN.log
+run 1 posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_mcmc 12 -mcmc_iter 4000 -mcmc_burn 500 -posterior_output p1.h5 > p1.log
+run "$np" posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_mcmc 12 -mcmc_iter 4000 -mcmc_burn 500 -posterior_output pN.h5 -posterior_case_batch 7 > pN.log
 run "$np" posterior -posterior_model m0.h5 -posterior_data data.h5 $post -posterior_samplers sde -posterior_output p0.h5 > p0.log
 run "$np" posterior -posterior_model g.h5 -posterior_data gauss.h5 $post -posterior_output pg.h5 > pg.log
 run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 40 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_output pm.h5 > pm.log
@@ -100,6 +100,12 @@ for s in ("ode", "sde"):
     check(np.allclose(smp[1].mean(axis=0), mean[5], rtol=1e-12) and np.allclose(smp[2].std(axis=0, ddof=1), sd[99], rtol=1e-10), f"{s}: kept samples of cases 0, 5, 99 match their stored mean and std")
     crps = np.abs(smp[1] - truth[5]).mean(axis=0) - 0.5 * np.abs(smp[1][:, None, :] - smp[1][None, :, :]).mean(axis=(0, 1))
     check(np.allclose(crps, p1[s]["crps"][5], rtol=1e-10), f"{s}: CRPS of case 5 recomputed by the double sum")
+mc1, mcN = p1["mcmc"], pN["mcmc"]
+check(mc1["mean"].shape == (12, 30) and np.array_equal(mc1["mean"][:], mcN["mean"][:]) and mc1.attrs["repeated_states"] == 0 and mc1.attrs["evaluations_per_step"] >= 1,
+      f"MCMC reference of 12 cases: identical at 1 and {sys.argv[1]} ranks, {mc1.attrs['evaluations_per_step']:.2f} evaluations per step, largest IAT {mc1.attrs['iat_max']:.1f}")
+check(0.5 < mc1.attrs["coverage1"] < 0.85 and 0.85 < mc1.attrs["coverage2"] <= 1, f"MCMC posterior covers the truth: 1-sigma {mc1.attrs['coverage1']:.3f}, 2-sigma {mc1.attrs['coverage2']:.3f}")
+ok = all(abs(p1[s].attrs["mcmc_mean_error"] - np.mean(np.abs(p1[s]["posterior_mean"][:12] - mc1["mean"][:]) / p1["prior_std"][:])) < 1e-12 for s in ("ode", "sde"))
+check(ok, "diffusion vs MCMC mean error recomputed from the stored means")
 prior_err = np.abs(x[:500].mean(axis=0) - truth).mean() / truth.mean()
 e_tr, e_0 = p1["sde"].attrs["mean_error"], p0["sde"].attrs["mean_error"]
 check(e_tr < prior_err and e_tr < e_0, f"the trained network conditions on y: error {100 * e_tr:.1f}% < prior mean's {100 * prior_err:.1f}% and the 1-epoch network's {100 * e_0:.1f}%")

@@ -1,0 +1,109 @@
+/* test_mcmc: the reference MCMC of the clipped-prior posterior (libcore/mcmc.h).
+ *   - integrated autocorrelation time: ~1 for white noise, (1 + phi)/(1 - phi) = 19 for AR(1) with
+ *     phi = 0.9 (within 15% on 200,000 steps);
+ *   - without active clipping the reference is the target: one likelihood evaluation per step,
+ *     independent draws (IAT ~ 1), mean and std of the Gaussian posterior within 5 standard errors;
+ *   - with clipping active (prior mean 0.3, so x = max(0, 0.3 + z) is 0 a third of the time):
+ *     posterior mean and std of x against 2-D quadrature of prior x likelihood, within 5 Monte-Carlo
+ *     standard errors std sqrt(IAT / n) (and at least 2e-3);
+ *   - the chain depends only on (seed, chain index). */
+#include "mcmc.h"
+#include "post.h"
+#include "rng.h"
+#include "testutil.h"
+#include <math.h>
+
+/* Posterior moments of x = max(0, m + z) on a grid over z ~ N(0, K) (2-D) with y = H x + e. */
+static void Quadrature(const PetscReal K[4], const PetscReal H[2], PetscReal m, PetscReal s2, PetscReal y, PetscReal mean[2], PetscReal sd[2])
+{
+  const PetscInt  n = 1600;
+  const PetscReal a = 7, h = 2 * a / n, det = K[0] * K[3] - K[1] * K[2];
+  PetscReal       Z = 0, s1[2] = {0, 0}, s2x[2] = {0, 0};
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < n; j++) {
+      const PetscReal z0 = -a + (i + 0.5) * h, z1 = -a + (j + 0.5) * h;
+      const PetscReal q  = (K[3] * z0 * z0 - 2 * K[1] * z0 * z1 + K[0] * z1 * z1) / det;
+      const PetscReal x0 = PetscMax(0, m + z0), x1 = PetscMax(0, m + z1), r = y - H[0] * x0 - H[1] * x1;
+      const PetscReal wgt = exp(-0.5 * q - 0.5 * r * r / s2);
+      Z += wgt;
+      s1[0] += wgt * x0, s1[1] += wgt * x1;
+      s2x[0] += wgt * x0 * x0, s2x[1] += wgt * x1 * x1;
+    }
+  for (PetscInt k = 0; k < 2; k++) {
+    mean[k] = s1[k] / Z;
+    sd[k]   = PetscSqrtReal(s2x[k] / Z - mean[k] * mean[k]);
+  }
+}
+
+static PetscErrorCode Chain(SlpkGrid *g, PetscReal m, PetscInt n_iter, PetscReal mean[2], PetscReal sd[2], McmcStats *st, PetscReal Gmean[2], PetscReal Gsd[2])
+{
+  const PetscReal K[4] = {1, 0.5, 0.5, 1}, H[2] = {1, 2}, s2 = 0.25, y = 1.0 + 3 * m;
+  PetscReal       mu0[2] = {0, 0}, Y[1], Y2[1], Mu[2], Sig[4], L[4], *work;
+  McmcProblem     p;
+  McmcOpts        o = {n_iter, 1000, 5};
+  PetscFunctionBeginUser;
+  /* the reference: the exact posterior of the unclipped model y - H m = H z + e */
+  Y[0] = y - (H[0] + H[1]) * m;
+  PetscCall(PostGaussian(g, 1, 2, H, K, mu0, s2, 1, Y, Mu, Sig));
+  L[0] = PetscSqrtReal(Sig[0]), L[1] = 0, L[2] = Sig[2] / L[0], L[3] = PetscSqrtReal(Sig[3] - L[2] * L[2]);
+  p     = (McmcProblem){2, 1, H, m, s2, PETSC_TRUE, Mu, L};
+  Y2[0] = y;
+  PetscCall(PetscMalloc1(2 * n_iter, &work));
+  PetscCall(McmcRun(&p, &o, 0, Y2, mean, sd, st, work));
+  PetscCall(PetscFree(work));
+  for (PetscInt k = 0; k < 2; k++) Gmean[k] = m + Mu[k], Gsd[k] = PetscSqrtReal(Sig[3 * k]);
+  PetscFunctionReturn(0);
+}
+
+int main(int argc, char **argv)
+{
+  SlpkGrid g;
+
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  { /* IAT estimator */
+    const PetscInt n = 200000;
+    PetscReal     *v, *a;
+    RngStream      s;
+    PetscCall(PetscMalloc2(n, &v, n, &a));
+    rng_stream_init(&s, 1, RNG_PURPOSE_TEST, 0);
+    for (PetscInt i = 0; i < n; i++) v[i] = rng_normal(&s);
+    a[0] = v[0];
+    for (PetscInt i = 1; i < n; i++) a[i] = 0.9 * a[i - 1] + PetscSqrtReal(1 - 0.81) * v[i];
+    const PetscReal t0 = mcmc_iat(n, 1, v), t1 = mcmc_iat(n, 1, a);
+    CHECK(PetscAbsReal(t0 - 1) < 0.1 && PetscAbsReal(t1 / 19 - 1) < 0.15, "IAT: white noise %.3f (1), AR(1) phi 0.9 %.2f (19)", (double)t0, (double)t1);
+    PetscCall(PetscFree2(v, a));
+  }
+  PetscCall(SlpkGridCreate(PETSC_COMM_WORLD, &g));
+  { /* no clipping active: the reference is the target */
+    PetscReal mean[2], sd[2], gm[2], gs[2], e = 0;
+    McmcStats st;
+    const PetscInt n = 50000;
+    PetscCall(Chain(&g, 10, n, mean, sd, &st, gm, gs));
+    for (PetscInt k = 0; k < 2; k++) e = PetscMax(e, PetscAbsReal(mean[k] - gm[k]) / (gs[k] / PetscSqrtReal(n)));
+    CHECK(st.evals_per_step == 1 && st.repeated == 0 && st.iat_max < 1.2 && e < 5 && PetscAbsReal(sd[0] / gs[0] - 1) < 0.03, "prior mean 10 (no clipping): %.2f evaluations per step, IAT %.2f, mean within %.2f SE of the Gaussian posterior, std ratio %.4f", (double)st.evals_per_step, (double)st.iat_max, (double)e, (double)(sd[0] / gs[0]));
+  }
+  { /* clipping active: against quadrature */
+    const PetscReal K[4] = {1, 0.5, 0.5, 1}, H[2] = {1, 2};
+    PetscReal       mean[2], sd[2], gm[2], gs[2], qm[2], qs[2], em = 0, es = 0;
+    McmcStats       st;
+    const PetscInt  n = 200000;
+    PetscCall(Chain(&g, 0.3, n, mean, sd, &st, gm, gs));
+    Quadrature(K, H, 0.3, 0.25, 1.0 + 0.9, qm, qs);
+    for (PetscInt k = 0; k < 2; k++) {
+      const PetscReal se = PetscMax(2e-3, qs[k] * PetscSqrtReal(st.iat_max / n));
+      em = PetscMax(em, PetscAbsReal(mean[k] - qm[k]) / se);
+      es = PetscMax(es, PetscAbsReal(sd[k] - qs[k]) / se);
+    }
+    CHECK(em < 5 && es < 5, "prior mean 0.3 (clipping active): MCMC mean (%.4f, %.4f) std (%.4f, %.4f) vs quadrature (%.4f, %.4f) (%.4f, %.4f): %.2f and %.2f standard errors; %.2f evaluations per step, IAT %.2f, %d repeated", (double)mean[0], (double)mean[1], (double)sd[0], (double)sd[1], (double)qm[0], (double)qm[1], (double)qs[0], (double)qs[1], (double)em, (double)es, (double)st.evals_per_step, (double)st.iat_max, (int)st.repeated);
+    CHECK(PetscAbsReal(gm[0] - qm[0]) > 10 * PetscMax(2e-3, qs[0] * PetscSqrtReal(st.iat_max / n)), "the clipped posterior differs from the unclipped Gaussian one (mean %.4f vs %.4f): the test sees the clipping", (double)qm[0], (double)gm[0]);
+    PetscReal mean2[2], sd2[2];
+    PetscCall(Chain(&g, 0.3, n, mean2, sd2, &st, gm, gs));
+    CHECK(mean2[0] == mean[0] && sd2[1] == sd[1], "the chain is a function of (seed, chain index)");
+  }
+  PetscCall(SlpkGridDestroy(&g));
+  {
+    int status = TestFinish("test_mcmc");
+    PetscCall(PetscFinalize());
+    return status;
+  }
+}

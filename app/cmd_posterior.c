@@ -102,6 +102,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   c->mo.n_iter   = 50000;
   c->mo.n_burn   = 5000;
   c->mo.seed     = 13;
+  c->mo.refit    = PETSC_TRUE;
   PetscCall(SamplerOptsSetDefaults(&c->so));
   PetscCall(PetscOptionsHasHelp(NULL, &c->help));
 
@@ -121,6 +122,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCall(PetscOptionsInt("-mcmc_iter", "MCMC steps per chain after burn-in", "posterior", c->mo.n_iter, &c->mo.n_iter, NULL));
   PetscCall(PetscOptionsInt("-mcmc_burn", "MCMC burn-in steps", "posterior", c->mo.n_burn, &c->mo.n_burn, NULL));
   PetscCall(PetscOptionsInt("-mcmc_seed", "Seed of the MCMC chains", "posterior", c->mo.seed, &c->mo.seed, NULL));
+  PetscCall(PetscOptionsBool("-mcmc_refit", "Refit the slice sampler's Gaussian reference to the burn-in (else: the unclipped posterior throughout)", "posterior", c->mo.refit, &c->mo.refit, NULL));
   PetscCall(PetscOptionsString("-posterior_output", "Output HDF5 file (written as FILE.partial, renamed when complete)", "posterior", c->output, c->output, sizeof(c->output), NULL));
   PetscOptionsEnd();
   if (set_s) c->nsamplers = nsamp;
@@ -440,17 +442,18 @@ static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const Test
 typedef struct { /* the MCMC reference of the first n test cases, replicated */
   PetscInt   n;
   PetscReal *mean, *std; /* n x nx */
-  PetscReal  evals_per_step, iat_max, ess_min, cov1, cov2, seconds;
+  PetscReal  evals_per_step, iat_max, iat_mean, ess_min, cov1, cov2, seconds;
   PetscInt   repeated;
 } McmcRef;
 
 /* Elliptical slice sampling (mcmc.h) for the first ref->n test cases, the chains split over the
-   ranks; the reference Gaussian is the exact posterior of the unclipped model. */
+   ranks. The latent is whitened, z = L_K w; the burn-in reference is the exact posterior of w for
+   the unclipped model (post.h with H L_K and an identity prior). */
 static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestSet *ts, McmcRef *ref)
 {
-  const PetscInt nx = ts->nx;
+  const PetscInt nx = ts->nx, ny = ts->ny;
   SlpkGrid       g;
-  PetscReal      mu0[POST_MAX_NY], *Mu, *Sig, *work, red[4] = {0, 0, 0, 0};
+  PetscReal      zero[POST_MAX_NY], *Mu, *Sig, *LK, *HL, *Id, *Yc, *work, red[5] = {0, 0, 0, 0, 0};
   PetscInt       nloc, info, n1 = 0, n2 = 0;
   PetscInt64     first;
   PetscLogDouble t0, t1;
@@ -459,37 +462,54 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
   PetscFunctionBeginUser;
   PetscCall(PetscTime(&t0));
   ref->n = PetscMin(c->n_mcmc, ts->ntest);
-  for (PetscInt j = 0; j < nx; j++) mu0[j] = ts->gp_mean;
-  PetscCall(PetscMalloc3((size_t)ref->n * nx, &Mu, (size_t)nx * nx, &Sig, (size_t)c->mo.n_iter * nx, &work));
+  for (PetscInt j = 0; j < nx; j++) zero[j] = 0;
+  PetscCall(PetscMalloc6((size_t)ref->n * nx, &Mu, (size_t)nx * nx, &Sig, (size_t)nx * nx, &LK, (size_t)ny * nx, &HL, (size_t)nx * nx, &Id, (size_t)ref->n * ny, &Yc));
+  PetscCall(PetscMalloc1((size_t)PetscMax(c->mo.n_iter, c->mo.n_burn) * nx, &work));
   PetscCall(PetscCalloc2((size_t)ref->n * nx, &ref->mean, (size_t)ref->n * nx, &ref->std));
+  PetscCall(PetscArraycpy(LK, ts->K, (size_t)nx * nx));
   PetscCall(SlpkGridCreate(comm, &g));
-  PetscCall(PostGaussian(&g, ts->ny, nx, ts->H, ts->K, mu0, PetscSqr(c->meas.sigma), ref->n, ts->y, Mu, Sig));
+  PetscCall(SlpkCholeskyReplicated(&g, nx, 32, LK, &info));
+  PetscCheck(info == 0, comm, PETSC_ERR_USER_INPUT, "MCMC reference: the data set's prior covariance is not positive definite (minor %" PetscInt_FMT "); regenerate it with a larger -gp_jitter", info);
+  for (PetscInt i = 0; i < ny; i++) /* HL = H L_K; the measurements without the prior mean's response */
+    for (PetscInt j = 0; j < nx; j++) {
+      PetscReal a = 0;
+      for (PetscInt k = j; k < nx; k++) a += ts->H[(size_t)i * nx + k] * LK[(size_t)k * nx + j];
+      HL[(size_t)i * nx + j] = a;
+    }
+  for (PetscInt i = 0; i < nx * nx; i++) Id[i] = (i % (nx + 1)) ? 0 : 1;
+  for (PetscInt c2 = 0; c2 < ref->n; c2++)
+    for (PetscInt i = 0; i < ny; i++) {
+      PetscReal hm = 0;
+      for (PetscInt k = 0; k < nx; k++) hm += ts->H[(size_t)i * nx + k] * ts->gp_mean;
+      Yc[(size_t)c2 * ny + i] = ts->y[(size_t)c2 * ny + i] - hm;
+    }
+  PetscCall(PostGaussian(&g, ny, nx, HL, Id, zero, PetscSqr(c->meas.sigma), ref->n, Yc, Mu, Sig));
   PetscCall(SlpkCholeskyReplicated(&g, nx, 32, Sig, &info));
   PetscCall(SlpkGridDestroy(&g));
-  PetscCheck(info == 0, comm, PETSC_ERR_USER_INPUT, "MCMC reference: the Gaussian reference covariance is not numerically positive definite (minor %" PetscInt_FMT "); raise the data set's -gp_jitter", info);
-  for (PetscInt i = 0; i < ref->n; i++) /* Mu holds z's mean: the reference is over the latent */
-    for (PetscInt j = 0; j < nx; j++) Mu[(size_t)i * nx + j] -= ts->gp_mean;
+  PetscCheck(info == 0, comm, PETSC_ERR_USER_INPUT, "MCMC reference: the whitened Gaussian reference covariance is not positive definite (minor %" PetscInt_FMT ")", info);
   PetscCall(SamplerPartition(comm, ref->n, &nloc, &first));
   for (PetscInt l = 0; l < nloc; l++) {
     const PetscInt i = (PetscInt)first + l;
     McmcStats      st;
-    p = (McmcProblem){nx, ts->ny, ts->H, ts->gp_mean, PetscSqr(c->meas.sigma), ts->gp_clip, Mu + (size_t)i * nx, Sig};
-    PetscCall(McmcRun(&p, &c->mo, i, ts->y + (size_t)i * ts->ny, ref->mean + (size_t)i * nx, ref->std + (size_t)i * nx, &st, work));
+    p = (McmcProblem){nx, ny, ts->H, LK, ts->gp_mean, PetscSqr(c->meas.sigma), ts->gp_clip, Mu + (size_t)i * nx, Sig};
+    PetscCall(McmcRun(&p, &c->mo, i, ts->y + (size_t)i * ny, ref->mean + (size_t)i * nx, ref->std + (size_t)i * nx, &st, work));
     red[0] += st.evals_per_step;
     red[1] = PetscMax(red[1], st.iat_max);
     red[2] += st.repeated;
     red[3] = l ? PetscMin(red[3], st.ess_min) : st.ess_min;
+    red[4] += st.iat_max;
   }
   if (!nloc) red[3] = PETSC_MAX_REAL;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ref->mean, (PetscMPIInt)(ref->n * nx), MPIU_REAL, MPI_SUM, comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ref->std, (PetscMPIInt)(ref->n * nx), MPIU_REAL, MPI_SUM, comm));
   {
-    PetscReal sum[2] = {red[0], red[2]}, mx = red[1], mn = red[3];
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPIU_REAL, MPI_SUM, comm));
+    PetscReal sum[3] = {red[0], red[2], red[4]}, mx = red[1], mn = red[3];
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 3, MPIU_REAL, MPI_SUM, comm));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPIU_REAL, MPI_MAX, comm));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mn, 1, MPIU_REAL, MPI_MIN, comm));
     ref->evals_per_step = sum[0] / ref->n;
     ref->repeated       = (PetscInt)sum[1];
+    ref->iat_mean       = sum[2] / ref->n;
     ref->iat_max        = mx;
     ref->ess_min        = mn;
   }
@@ -501,7 +521,8 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
     }
   ref->cov1 = (PetscReal)n1 / ((PetscReal)ref->n * nx);
   ref->cov2 = (PetscReal)n2 / ((PetscReal)ref->n * nx);
-  PetscCall(PetscFree3(Mu, Sig, work));
+  PetscCall(PetscFree6(Mu, Sig, LK, HL, Id, Yc));
+  PetscCall(PetscFree(work));
   PetscCall(PetscTime(&t1));
   ref->seconds = t1 - t0;
   PetscFunctionReturn(0);
@@ -658,7 +679,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   ref.n = 0;
   if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0) {
     PetscCall(McmcReference(comm, &c, &ts, &ref));
-    PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, largest IAT %.2f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
+    PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
   } else if (c.n_mcmc > 0 && ts.truth && ts.gp_clip && c.meas.sigma == 0) PetscCall(PetscPrintf(comm, "posterior MCMC: none at zero noise (the likelihood is degenerate)\n"));
   PetscCall(PetscLogStagePop());
 
@@ -732,6 +753,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
     PetscCall(H5ioAttrInt(&io, "mcmc", "seed", c.mo.seed));
     PetscCall(H5ioAttrReal(&io, "mcmc", "evaluations_per_step", ref.evals_per_step));
     PetscCall(H5ioAttrReal(&io, "mcmc", "iat_max", ref.iat_max));
+    PetscCall(H5ioAttrReal(&io, "mcmc", "iat_mean", ref.iat_mean));
     PetscCall(H5ioAttrReal(&io, "mcmc", "ess_min", ref.ess_min));
     PetscCall(H5ioAttrInt(&io, "mcmc", "repeated_states", ref.repeated));
     PetscCall(H5ioAttrReal(&io, "mcmc", "coverage1", ref.cov1));

@@ -41,5 +41,12 @@ else
   mpirun -n 2 --oversubscribe "$build/app/pdediff" generate -options_file "$root/inputs/advdiff_data_quick.opts" \
     -generate_output "$out/advdiff_quick.h5"
   /usr/bin/python3 "$root/postprocess/advdiff_fields.py" "$out/advdiff_quick.h5" "$out/figure5_fields.png"
+  # the inverse problem on it: train a 4 x 256 network (noise level 0.02), sample 20 test cases with
+  # the ODE and SDE samplers (MCMC reference beside them), draw Figures 6-10 and the summary table
+  mpirun -n 2 --oversubscribe "$build/app/pdediff" train -options_file "$root/inputs/advdiff_quick.opts" \
+    -train_data "$out/advdiff_quick.h5" -model "$out/advdiff_quick_vp.model.h5" -train_checkpoint "$out/advdiff_quick_vp.ckpt.h5" -train_restart
+  mpirun -n 2 --oversubscribe "$build/app/pdediff" posterior -options_file "$root/inputs/advdiff_quick.opts" \
+    -posterior_data "$out/advdiff_quick.h5" -posterior_model "$out/advdiff_quick_vp.model.h5" -posterior_output "$out/advdiff_quick_vp.post.h5"
+  /usr/bin/python3 "$root/postprocess/advdiff_posterior.py" "$out/advdiff_figures" "$out/advdiff_quick_vp.post.h5"
   echo "quickstart: outputs in $out (inspect with: h5dump -H $out/samples_ode.h5)"
 fi

@@ -1,18 +1,25 @@
 /* mcmc: reference posterior of the clipped-prior inverse problem (beyond the paper), by an
- * asymptotically exact MCMC on the GP latent z.
+ * asymptotically exact MCMC on the whitened GP latent.
  *
- * Model: x = max(0, m + z), z ~ N(0, K); y = H x + e, e ~ N(0, s^2 I). The posterior over z has a
- * Gaussian prior and the explicit likelihood L(z) = N(y; H max(0, m + z), s^2 I).
+ * Model: x = max(0, m + z), z = L_K w, w ~ N(0, I) (K = L_K L_K^T the GP covariance);
+ * y = H x + e, e ~ N(0, s^2 I). The posterior over w has the prior N(0, I) and the explicit
+ * likelihood L(w) = N(y; H max(0, m + L_K w), s^2 I). Working in w keeps every matrix well
+ * conditioned (K itself has eigenvalues down to its 1e-10 jitter).
  *
- * Kernel: elliptical slice sampling (Murray, Adams, MacKay 2010) with the Gaussian reference
- * N(mu_G, Sigma_G), the exact posterior of the UNclipped model y = H (m + z) + e (post.h). The
- * target is written as  N(z; mu_G, Sigma_G) * exp(log L(z) - log L_lin(z)),  L_lin the likelihood
- * without the clipping: the two agree wherever m + z >= 0, so the slice sampler's "likelihood" is 1
- * except where clipping is active, and every state with no clipped component is accepted on the
- * first proposal. (With the GP prior itself as reference the likelihood is so peaked at the paper's
- * noise levels that the slice shrinks dozens of times per step.) Every step accepts a new state
- * by construction; `repeated` counts states equal to the previous one (a collapsed bracket), and
- * the cost is in likelihood evaluations per step.
+ * Kernel: elliptical slice sampling (Murray, Adams, MacKay 2010) with a Gaussian reference
+ * N(mu_r, Sigma_r): the target is written N(w; mu_r, Sigma_r) x exp(l(w)) with
+ *   l(w) = -|w|^2/2 + log L(w) + (w - mu_r)^T Sigma_r^{-1} (w - mu_r)/2,
+ * and the ellipse runs through the current state around mu_r. Two stages:
+ *   burn-in: the reference is the exact posterior of the UNclipped model (the caller's mu_w,
+ *     L_w), for which l(w) = log L(w) - log L_lin(w) is exactly 0 wherever no component is
+ *     clipped (every such state accepted on the first proposal);
+ *   sampling: the reference is refitted to the mean and covariance of the second half of the
+ *     burn-in (fixed from then on, so the chain after burn-in is an exact MCMC for the target):
+ *     where clipping is active the unclipped posterior is a poor match (a clipped component's latent
+ *     is only bounded by its prior), and the refitted reference follows the actual posterior.
+ * Every step moves to a new state by construction (the slice shrinks towards the current one);
+ * `repeated` counts states equal to the previous one (a collapsed bracket), and the cost is in
+ * likelihood evaluations per step.
  *
  * Chains are keyed by (seed, RNG_PURPOSE_MCMC, chain index), so the result does not depend on the
  * ranks. The integrated autocorrelation time of each component of x is estimated by Sokal's
@@ -24,28 +31,30 @@
 typedef struct {
   PetscInt         nx, ny;
   const PetscReal *H;      /* ny x nx */
+  const PetscReal *L_K;    /* lower Cholesky factor of the prior covariance of z (nx x nx, row-major) */
   PetscReal        mean;   /* prior mean m of x before clipping */
   PetscReal        s2;     /* noise variance > 0 */
   PetscBool        clip;
-  const PetscReal *mu_g;   /* reference mean (nx) for this measurement */
-  const PetscReal *L_g;    /* lower Cholesky factor of the reference covariance (nx x nx, row-major) */
+  const PetscReal *mu_w;   /* burn-in reference: exact posterior mean of w for the unclipped model */
+  const PetscReal *L_w;    /* and the lower Cholesky factor of its covariance */
 } McmcProblem;
 
 typedef struct {
-  PetscInt n_iter;  /* steps after burn-in */
-  PetscInt n_burn;  /* steps discarded */
-  PetscInt seed;
+  PetscInt  n_iter;  /* steps after burn-in */
+  PetscInt  n_burn;  /* steps discarded (>= 2 nx + 2 to refit the reference) */
+  PetscInt  seed;
+  PetscBool refit;   /* refit the reference after burn-in (default; PETSC_FALSE keeps the first) */
 } McmcOpts;
 
 typedef struct {
-  PetscReal evals_per_step;  /* likelihood evaluations per step (1 = no shrinkage) */
+  PetscReal evals_per_step;  /* likelihood evaluations per step after burn-in (1 = no shrinkage) */
   PetscInt  repeated;        /* steps whose state equals the previous one */
   PetscReal iat_max;         /* largest integrated autocorrelation time over the components of x */
-  PetscReal ess_min;         /* n_iter / (iat_max): effective sample size of the worst component */
+  PetscReal ess_min;         /* n_iter / iat_max: effective sample size of the worst component */
 } McmcStats;
 
 /* Run one chain for measurement y (ny) and write the posterior mean and std of x (nx).
-   work: (n_iter) x nx reals for the chain of x (the IAT needs it). */
+   work: max(n_iter, n_burn) x nx reals. */
 PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain, const PetscReal y[], PetscReal mean[], PetscReal std[], McmcStats *st, PetscReal work[]);
 
 /* Integrated autocorrelation time of the series v[0..n-1] (stride ld) by Sokal's windowing (c = 5). */

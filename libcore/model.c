@@ -209,6 +209,10 @@ PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, 
     PetscCall(PetscSNPrintf(why, len, "forward process %s / %s", sa, sb));
     PetscFunctionReturn(0);
   }
+  if (a->meas.level != b->meas.level || a->meas.seed != b->meas.seed || a->meas.mask_prob != b->meas.mask_prob || a->meas.mask_seed != b->meas.mask_seed || a->meas.copies != b->meas.copies) {
+    PetscCall(PetscSNPrintf(why, len, "measurement model (noise level %g / %g, noise seed %" PetscInt_FMT " / %" PetscInt_FMT ", mask probability %g / %g, mask seed %" PetscInt_FMT " / %" PetscInt_FMT ", copies %" PetscInt_FMT " / %" PetscInt_FMT ")", (double)a->meas.level, (double)b->meas.level, a->meas.seed, b->meas.seed, (double)a->meas.mask_prob, (double)b->meas.mask_prob, a->meas.mask_seed, b->meas.mask_seed, a->meas.copies, b->meas.copies));
+    PetscFunctionReturn(0);
+  }
   PetscBool nsame = (PetscBool)(a->norm == b->norm);
   for (PetscInt j = 0; nsame && j < a->nx; j++) nsame = (PetscBool)(a->x_lo[j] == b->x_lo[j] && a->x_hi[j] == b->x_hi[j]);
   for (PetscInt j = 0; nsame && j < a->ny; j++) nsame = (PetscBool)(a->y_lo[j] == b->y_lo[j] && a->y_hi[j] == b->y_hi[j]);

@@ -14,7 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 mesh="-fem_nx 170 -fem_ny 40"
 run() { "$mpiexec" -n "$1" --oversubscribe "$pdediff" "${@:2}"; }
-run "$np" generate $mesh -generate_n 600 -generate_n_train 500 -generate_fields 0 -generate_mode basis -generate_output data.h5 > gen.log
+run "$np" generate $mesh -generate_n 600 -generate_n_train 500 -generate_fields 500,501 -generate_mode basis -generate_output data.h5 > gen.log
 run "$np" generate $mesh -generate_n 600 -generate_n_train 500 -generate_fields 0 -generate_mode basis -gp_clip false -generate_output gauss.h5 > gen_gauss.log
 net="-net_layers 2 -net_width 64 -train_batch 100 -train_log_interval 1000 -sde_type vp"
 run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 150 -noise_level 0.02 -noise_seed 3 -model m.h5 > train.log
@@ -57,6 +57,11 @@ bad() {
   [ ! -e bad.h5 ] && [ ! -e bad.h5.partial ] || { echo "FAIL: output left behind by: $*"; exit 1; }
   echo "ok   bad input refused: $*"
 }
+# resuming training at another noise level is refused (the checkpoint records its measurement model)
+cp m.h5 m_before.h5
+if run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 160 -noise_level 0.05 -noise_seed 3 -model m.h5 -train_restart > bad_train.log 2>&1; then echo "FAIL: resuming at another noise level succeeded"; exit 1; fi
+grep -q "measurement model (noise level" bad_train.log && cmp -s m.h5 m_before.h5 || { echo "FAIL: no clear refusal of a checkpoint at another noise level, or the model changed"; cat bad_train.log; exit 1; }
+echo "ok   bad input refused: -train_restart from a checkpoint trained at another -noise_level (model unchanged)"
 bad "meas29.txt, line 1: 29 values, but the model m.h5 takes measurements of n_y = 30 sensors" -posterior_model m.h5 -posterior_measurements meas29.txt
 bad "-posterior_mask has no sensor on" -posterior_model mask.h5 -posterior_data data.h5 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['0']*30))")"
 bad "-posterior_mask given but the model m.h5 takes no mask input" -posterior_model m.h5 -posterior_data data.h5 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1']*30))")"
@@ -133,4 +138,6 @@ for f in cases_vp_0.02.png error_vp.png std_vp.png exact_vp_0.05.png error_vp_ma
   [ -s "figs/$f" ] || { echo "FAIL: postprocess did not draw figs/$f"; cat figs.log; exit 1; }
 done
 [ "$(grep -c '^| VP' figs/summary.md)" -eq 5 ] || { echo "FAIL: summary.md should have 5 rows (2 + 2 samplers + 1)"; cat figs/summary.md; exit 1; }
-echo "ok   postprocess: Figures 6-10, 12-14 and summary.md drawn"
+/usr/bin/python3 "$root/postprocess/advdiff_fields.py" data.h5 figs/figure11.png --post pm.h5 > /dev/null
+[ -s figs/figure11.png ] || { echo "FAIL: Figure 11 not drawn"; exit 1; }
+echo "ok   postprocess: Figures 6-14 and summary.md drawn"

@@ -20,6 +20,12 @@ run() { # dir epochs case [options]
 run "$work/short" 1 tanh -density_sqcost false
 run "$work/long" 150 tanh
 run "$work/long" 150 spiral -density_sqcost false -density_y 0,0.5
+# the xi^p family: the cell file is CASE_xi1.h5 (what the sweep's resume check and table1 look for)
+run "$work/xi" 1 tanh -sde_type xi -sde_p 1 -density_sqcost false
+[ -s "$work/xi/tanh_xi1.h5" ] || { echo "FAIL: the xi^1 cell was not written as tanh_xi1.h5"; ls "$work/xi"; exit 1; }
+"$mpiexec" -n 1 "$pdediff" table1 -table1_dir "$work/xi" -table1_formulations xi1 > "$work/table1_xi.out"
+grep -q "^xi1  *ODE  *[0-9][0-9]*\.[0-9]" "$work/table1_xi.out" || { echo "FAIL: table1 -table1_formulations xi1 did not list the xi1 cell"; cat "$work/table1_xi.out"; exit 1; }
+echo "ok   xi^1 cell file tanh_xi1.h5 written and listed by table1"
 if ls "$work"/*/*.partial > /dev/null 2>&1; then echo "FAIL: a .partial file was left behind"; exit 1; fi
 /usr/bin/python3 - "$work" <<'PY'
 import sys, h5py, numpy as np

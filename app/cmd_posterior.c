@@ -158,8 +158,8 @@ static PetscErrorCode SetMeasurementModel(MPI_Comm comm, PostCtx *c, const Model
   PetscCall(MeasSetFromOptions(comm, &c->meas, &c->level_set));
   c->meas.sigma = c->meas.level * c->meas.range;
   if (c->level_set && PetscAbsReal(c->meas.level - trained) > 1e-12 * PetscMax(1, trained))
-    PetscCall(PetscPrintf(comm, "posterior: WARNING: the model %s was trained at noise level %g (sigma %.6g); -noise_level %g gives test measurements it was not trained for (use the model trained at %g for the paper's setting)\n", c->model, (double)trained, (double)m->meas.sigma, (double)c->meas.level, (double)c->meas.level));
-  PetscCheck(c->meas.level == 0 || c->meas.range > 0 || c->meas_file[0], comm, PETSC_ERR_ARG_INCOMP, "Model %s records no concentration range, so -noise_level %g has no physical scale: retrain it with this pdediff train", c->model, (double)c->meas.level);
+    PetscCall(PetscPrintf(comm, "posterior: WARNING: the model %s was trained at noise level %.6g (sigma %.6g); -noise_level %.6g gives test measurements it was not trained for (use the model trained at %.6g for the paper's setting)\n", c->model, (double)trained, (double)m->meas.sigma, (double)c->meas.level, (double)c->meas.level));
+  PetscCheck(c->meas.level == 0 || c->meas.range > 0 || c->meas_file[0], comm, PETSC_ERR_ARG_INCOMP, "Model %s records no concentration range, so -noise_level %.6g has no physical scale: retrain it with this pdediff train", c->model, (double)c->meas.level);
   PetscFunctionReturn(0);
 }
 
@@ -172,7 +172,7 @@ static PetscErrorCode SetMasks(MPI_Comm comm, const PostCtx *c, const Model *m, 
   if (c->nfixed_mask) {
     PetscInt on = 0;
     for (PetscInt j = 0; j < m->ny; j++) {
-      PetscCheck(c->fixed_mask[j] == 0 || c->fixed_mask[j] == 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mask value %" PetscInt_FMT " is %g: use 0 (off) or 1 (on)", j, (double)c->fixed_mask[j]);
+      PetscCheck(c->fixed_mask[j] == 0 || c->fixed_mask[j] == 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mask value %" PetscInt_FMT " is %.6g: use 0 (off) or 1 (on)", j, (double)c->fixed_mask[j]);
       on += (PetscInt)c->fixed_mask[j];
     }
     PetscCheck(on > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mask has no sensor on: there is nothing to condition on; switch at least one sensor on");
@@ -425,7 +425,7 @@ static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const Test
   PetscCall(PostGaussian(&g, ts->ny, ts->nx, ts->H, ts->K, mu0, PetscSqr(c->meas.sigma), ts->ntest, ts->y, *Mu, *Sigma));
   PetscCall(SlpkGridDestroy(&g));
   for (PetscInt j = 0; j < ts->nx; j++) {
-    PetscCheck((*Sigma)[(size_t)j * ts->nx + j] > 0, comm, PETSC_ERR_FP, "Exact posterior variance of segment %" PetscInt_FMT " is %g <= 0 (rounding at a tiny noise level?)", j, (double)(*Sigma)[(size_t)j * ts->nx + j]);
+    PetscCheck((*Sigma)[(size_t)j * ts->nx + j] > 0, comm, PETSC_ERR_FP, "Exact posterior variance of segment %" PetscInt_FMT " is %.6g <= 0 (rounding at a tiny noise level?)", j, (double)(*Sigma)[(size_t)j * ts->nx + j]);
     (*sd)[j] = PetscSqrtReal((*Sigma)[(size_t)j * ts->nx + j]);
   }
   for (PetscInt i = 0; i < ts->ntest; i++)
@@ -662,14 +662,14 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   PetscCall(SamplerPartition(comm, ts.ntest, &nloc, &first64));
   c0 = (PetscInt)first64;
   PetscCall(SchedDescribe(&m.sch, desc, sizeof(desc)));
-  PetscCall(PetscPrintf(comm, "posterior: model %s (%s, %s); %" PetscInt_FMT " test cases%s%s, noise level %g (sigma %.6g), %" PetscInt_FMT " samples per case\n", c.model, desc, m.mask ? "mask input" : "all sensors", ts.ntest, c.data[0] ? " from " : " from the file ", c.data[0] ? c.data : c.meas_file, (double)c.meas.level, (double)c.meas.sigma, c.nsamples));
+  PetscCall(PetscPrintf(comm, "posterior: model %s (%s, %s); %" PetscInt_FMT " test cases%s%s, noise level %.6g (sigma %.6g), %" PetscInt_FMT " samples per case\n", c.model, desc, m.mask ? "mask input" : "all sensors", ts.ntest, c.data[0] ? " from " : " from the file ", c.data[0] ? c.data : c.meas_file, (double)c.meas.level, (double)c.meas.sigma, c.nsamples));
   PetscCall(PetscLogStagePop());
 
   /* exact posterior first: a refusal costs nothing */
   PetscCall(PetscLogStagePush(st_exact));
   if (c.exact != EXACT_NO) {
     const PetscBool can = (PetscBool)(ts.truth && ts.have_prior && !ts.gp_clip && c.meas.sigma > 0);
-    PetscCheck(can || c.exact != EXACT_YES, comm, PETSC_ERR_ARG_INCOMP, "-posterior_exact yes needs a data set with the unclipped Gaussian prior (pdediff generate -gp_clip false) and -noise_level > 0 (here: %s, noise level %g)", !ts.truth ? "no data set" : (!ts.have_prior ? "no prior in the data set" : (ts.gp_clip ? "clipped prior" : "unclipped prior")), (double)c.meas.level);
+    PetscCheck(can || c.exact != EXACT_YES, comm, PETSC_ERR_ARG_INCOMP, "-posterior_exact yes needs a data set with the unclipped Gaussian prior (pdediff generate -gp_clip false) and -noise_level > 0 (here: %s, noise level %.6g)", !ts.truth ? "no data set" : (!ts.have_prior ? "no prior in the data set" : (ts.gp_clip ? "clipped prior" : "unclipped prior")), (double)c.meas.level);
     if (can) {
       exact = PETSC_TRUE;
       PetscCall(ExactPosterior(comm, &c, &ts, &exMu, &exSigma, &exSd, &excov1, &excov2));
@@ -730,6 +730,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   if (m.mask) PetscCall(H5ioWriteReplicated(&io, "mask", ts.ntest, ts.ny, ts.mask, "case,sensor", "1", "sensor masks (1 on, 0 off)"));
   if (ts.truth) {
     PetscCall(H5ioAttrReal(&io, "/", "mean_flux", ts.mean_flux));
+    if (ts.have_prior) PetscCall(H5ioAttrInt(&io, "/", "prior_clipped", ts.gp_clip));
     PetscCall(H5ioWriteReplicated(&io, "truth", ts.ntest, ts.nx, ts.truth, "case,segment", "flux", "the true wall flux of each test case"));
     PetscCall(H5ioWriteReplicated(&io, "y_clean", ts.ntest, ts.ny, ts.y_clean, "case,sensor", "concentration", "noise-free sensor values"));
     PetscCall(H5ioWriteReplicated(&io, "prior_mean", ts.nx, 0, ts.prior_mean, "segment", "flux", "prior mean over the training rows of the data set"));
@@ -740,6 +741,11 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
     PetscCall(H5ioWriteReplicated(&io, "exact/mean", ts.ntest, ts.nx, exMu, "case,segment", "flux", "exact Gaussian posterior mean (unclipped prior, linear forward map)"));
     PetscCall(H5ioWriteReplicated(&io, "exact/covariance", ts.nx, ts.nx, exSigma, "segment,segment", "flux^2", "exact posterior covariance (the same for every case)"));
     PetscCall(H5ioWriteReplicated(&io, "exact/std", ts.nx, 0, exSd, "segment", "flux", "exact posterior standard deviation"));
+    {
+      PetscReal kd[POST_MAX_NY];
+      for (PetscInt j = 0; j < ts.nx; j++) kd[j] = PetscSqrtReal(ts.K[(size_t)j * ts.nx + j]);
+      PetscCall(H5ioWriteReplicated(&io, "exact/prior_std", ts.nx, 0, kd, "segment", "flux", "sqrt of the prior covariance's diagonal (the unit of exact_mean_error)"));
+    }
     PetscCall(H5ioAttrReal(&io, "exact", "coverage1", excov1));
     PetscCall(H5ioAttrReal(&io, "exact", "coverage2", excov2));
   }

@@ -27,9 +27,9 @@ PetscErrorCode MeasSetFromOptions(MPI_Comm comm, Meas *m, PetscBool *level_set)
   PetscCall(PetscOptionsInt("-mask_seed", "Seed of the sensor-mask streams", "meas", m->mask_seed, &m->mask_seed, NULL));
   PetscCall(PetscOptionsInt("-mask_copies", "Training copies of every pair, each with its own mask and noise (paper 5.2.1: 4)", "meas", m->copies, &m->copies, NULL));
   PetscOptionsEnd();
-  PetscCheck(m->level >= 0 && m->level < 10, comm, PETSC_ERR_ARG_OUTOFRANGE, "-noise_level %g: must be in [0, 10) (a fraction of the concentration range; the paper's levels are 0 ... 0.2)", (double)m->level);
+  PetscCheck(m->level >= 0 && m->level < 10, comm, PETSC_ERR_ARG_OUTOFRANGE, "-noise_level %.6g: must be in [0, 10) (a fraction of the concentration range; the paper's levels are 0 ... 0.2)", (double)m->level);
   PetscCheck(m->seed >= 0 && m->mask_seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-noise_seed and -mask_seed must be >= 0");
-  PetscCheck(m->mask_prob >= 0 && m->mask_prob <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mask_prob %g: must be in [0, 1] (0: no mask input)", (double)m->mask_prob);
+  PetscCheck(m->mask_prob >= 0 && m->mask_prob <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mask_prob %.6g: must be in [0, 1] (0: no mask input)", (double)m->mask_prob);
   PetscCheck(m->copies >= 1 && m->copies <= 1024, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mask_copies %" PetscInt_FMT ": must be in [1, 1024]", m->copies);
   m->sigma = m->level * m->range;
   if (level_set) *level_set = set;

@@ -42,7 +42,7 @@ PetscErrorCode PostGaussian(SlpkGrid *g, PetscInt ny, PetscInt nx, const PetscRe
   PetscInt       info;
 
   PetscFunctionBeginUser;
-  PetscCheck(s2 > 0, g->comm, PETSC_ERR_ARG_OUTOFRANGE, "The exact posterior needs a noise variance > 0 (got %g): at zero noise it is degenerate on the null space of H", (double)s2);
+  PetscCheck(s2 > 0, g->comm, PETSC_ERR_ARG_OUTOFRANGE, "The exact posterior needs a noise variance > 0 (got %.6g): at zero noise it is degenerate on the null space of H", (double)s2);
   PetscCall(PetscMalloc3((size_t)ny * nx, &HK, (size_t)ny * ny, &S, (size_t)ny * nrhs, &R));
   for (PetscInt i = 0; i < ny; i++) /* HK = H K */
     for (PetscInt j = 0; j < nx; j++) {
@@ -63,7 +63,7 @@ PetscErrorCode PostGaussian(SlpkGrid *g, PetscInt ny, PetscInt nx, const PetscRe
     for (PetscInt c = 0; c < ncases; c++) R[(size_t)i * nrhs + nx + c] = Y[(size_t)c * ny + i] - hm;
   }
   PetscCall(SlpkCholeskyReplicated(g, ny, 32, S, &info));
-  PetscCheck(info == 0, g->comm, PETSC_ERR_USER_INPUT, "Exact posterior: H K H^T + s^2 I is not positive definite (leading minor %" PetscInt_FMT "); the noise variance %g is too small for this H and K", info, (double)s2);
+  PetscCheck(info == 0, g->comm, PETSC_ERR_USER_INPUT, "Exact posterior: H K H^T + s^2 I is not positive definite (leading minor %" PetscInt_FMT "); the noise variance %.6g is too small for this H and K", info, (double)s2);
   PetscCall(SlpkCholeskySolveReplicated(g, ny, nrhs, 32, S, R));
   for (PetscInt i = 0; i < nx; i++) /* Sigma = K - (HK)^T S^{-1} HK */
     for (PetscInt j = 0; j < nx; j++) {

@@ -35,12 +35,15 @@ def attr(f, name, default=None):
 
 
 def key_of(f):
+    """(formulation, mask model, unclipped Gaussian prior): the runs one figure compares"""
     mask = bool(attr(f, "mask_input", 0))
-    return attr(f, "sde_type", "?"), mask
+    gauss = int(attr(f, "prior_clipped", 1)) == 0 or "exact" in f  # exact: only for an unclipped prior
+    return attr(f, "sde_type", "?"), mask, gauss
 
 
-def tag(form, mask):
-    return form + ("_mask" if mask else "")
+def tag(key):
+    form, mask, gauss = key
+    return form + ("_mask" if mask else "") + ("_unclipped" if gauss else "")
 
 
 def walls(ax_lo, ax_hi, v, **kw):
@@ -71,8 +74,8 @@ def fig_cases(f, sampler, out):
     for ax in axes[-1]:
         ax.set_xlabel("segment")
     axes[0][0].legend(fontsize=8)
-    form, mask = key_of(f)
-    fig.suptitle(f"{form.upper()}{' (random masks)' if mask else ''}, noise level {attr(f, 'noise_level'):g}, {sampler.upper()} sampler")
+    form, mask, gauss = key_of(f)
+    fig.suptitle(f"{form.upper()}{' (random masks)' if mask else ''}{' (unclipped prior)' if gauss else ''}, noise level {attr(f, 'noise_level'):g}, {sampler.upper()} sampler")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -99,7 +102,8 @@ def fig_per_level(files, dataset, sampler, ylabel, out, title, prior=False):
 
 
 def fig_exact(f, samplers, out):
-    prior_sd = np.sqrt(np.diag(f["exact/covariance"][:]))
+    # the unit of the mean error: the prior std (sqrt of diag K; older files: the training set's)
+    prior_sd = f["exact/prior_std"][:] if "exact/prior_std" in f else f["prior_std"][:]
     mu, ex_sd = f["exact/mean"][:], f["exact/std"][:]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
     seg = np.arange(1, len(ex_sd) + 1)
@@ -126,14 +130,14 @@ def fig_exact(f, samplers, out):
 
 def summary_rows(f, path):
     rows = []
-    form, mask = key_of(f)
+    form, mask, gauss = key_of(f)
     for s in ("ode", "sde"):
         if s not in f:
             continue
         g = f[s]
         a = lambda k: g.attrs.get(k, float("nan"))  # noqa: E731
         rows.append(
-            f"| {form.upper()}{' mask' if mask else ''} | {attr(f, 'noise_level'):g} | {s.upper()} | {int(attr(f, 'n_test'))} x {int(attr(f, 'n_samples'))} "
+            f"| {form.upper()}{' mask' if mask else ''}{' unclipped' if gauss else ''} | {attr(f, 'noise_level'):g} | {s.upper()} | {int(attr(f, 'n_test'))} x {int(attr(f, 'n_samples'))} "
             f"| {100 * a('mean_error'):.2f}% | {a('std_over_prior_std'):.3f} | {a('coverage1'):.3f} | {a('coverage2'):.3f} | {a('crps'):.4f} "
             f"| {a('exact_mean_error'):.3f} | {a('exact_std_ratio_mean'):.3f} [{a('exact_std_ratio_min'):.2f}, {a('exact_std_ratio_max'):.2f}] "
             f"| {a('samples_per_second_per_rank'):.1f} | {a('score_evaluations_per_sample'):.1f} | {os.path.basename(path)} |")
@@ -158,16 +162,17 @@ def main(argv):
             sys.exit(f"{p}: not a pdediff posterior file")
         groups[key_of(f)].append(f)
         rows += summary_rows(f, p)
-        form, mask = key_of(f)
+        key = key_of(f)
         level = f"{attr(f, 'noise_level'):g}"
         if "kept_cases" in f and sampler in f:
-            fig_cases(f, sampler, os.path.join(outdir, f"cases_{tag(form, mask)}_{level}.png"))
+            fig_cases(f, sampler, os.path.join(outdir, f"cases_{tag(key)}_{level}.png"))
         if "exact" in f:
-            fig_exact(f, ("ode", "sde"), os.path.join(outdir, f"exact_{form}_{level}.png"))
-    for (form, mask), files in groups.items():
-        what = f"{form.upper()}{', random sensor masks' if mask else ''}, {sampler.upper()} sampler"
-        fig_per_level(files, "segment_error", sampler, "|mean - truth| / mean flux", os.path.join(outdir, f"error_{tag(form, mask)}.png"), "Sample-averaged error of the posterior mean: " + what)
-        fig_per_level(files, "segment_std", sampler, "posterior std", os.path.join(outdir, f"std_{tag(form, mask)}.png"), "Sample-averaged posterior std: " + what, prior=True)
+            fig_exact(f, ("ode", "sde"), os.path.join(outdir, f"exact_{key[0]}_{level}.png"))
+    for key, files in groups.items():
+        form, mask, gauss = key
+        what = f"{form.upper()}{', random sensor masks' if mask else ''}{', unclipped prior' if gauss else ''}, {sampler.upper()} sampler"
+        fig_per_level(files, "segment_error", sampler, "|mean - truth| / mean flux", os.path.join(outdir, f"error_{tag(key)}.png"), "Sample-averaged error of the posterior mean: " + what)
+        fig_per_level(files, "segment_std", sampler, "posterior std", os.path.join(outdir, f"std_{tag(key)}.png"), "Sample-averaged posterior std: " + what, prior=True)
     head = ("| formulation | noise level | sampler | cases x samples | error / mean flux | std / prior std | 1-sigma cov. | 2-sigma cov. | CRPS "
             "| exact: mean err. (prior std) | exact: std ratio [min, max] | samples/s/rank | evals/sample | file |\n" + "|---" * 14 + "|")
     with open(os.path.join(outdir, "summary.md"), "w") as out:

@@ -134,7 +134,7 @@ sys.exit(1 if fail else 0)
 PY
 # Figures 6-10, 12-14 and the summary table from the posterior files
 /usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figs p1.h5 pg.h5 pm.h5 > figs.log
-for f in cases_vp_0.02.png error_vp.png std_vp.png exact_vp_0.05.png error_vp_mask.png std_vp_mask.png summary.md; do
+for f in cases_vp_0.02.png error_vp.png std_vp.png exact_vp_0.05.png cases_vp_unclipped_0.05.png error_vp_unclipped.png error_vp_mask.png std_vp_mask.png summary.md; do
   [ -s "figs/$f" ] || { echo "FAIL: postprocess did not draw figs/$f"; cat figs.log; exit 1; }
 done
 [ "$(grep -c '^| VP' figs/summary.md)" -eq 5 ] || { echo "FAIL: summary.md should have 5 rows (2 + 2 samplers + 1)"; cat figs/summary.md; exit 1; }

@@ -18,7 +18,7 @@ if [ -z "$model" ]; then
 fi
 declare -A rate evals
 for np in 1 2; do
-  run "$np" posterior -posterior_model "$model" -posterior_data "$data" -posterior_ntest "$cases" -posterior_nsamples "$samples" -posterior_keep_cases 0 -sampler_dtau 0.002 -posterior_output "bench_np$np.h5" > "bench_np$np.log"
+  run "$np" posterior -posterior_model "$model" -posterior_data "$data" -posterior_ntest "$cases" -posterior_nsamples "$samples" -posterior_keep_cases 0 -posterior_mcmc 0 -sampler_dtau 0.002 -posterior_output "bench_np$np.h5" > "bench_np$np.log"
   for s in ode sde; do
     rate[$s$np]=$(/usr/bin/python3 -c "import h5py; print(h5py.File('bench_np$np.h5')['$s'].attrs['samples_per_second_per_rank'])")
     evals[$s$np]=$(/usr/bin/python3 -c "import h5py; print(h5py.File('bench_np$np.h5')['$s'].attrs['score_evaluations_per_sample'])")

@@ -40,6 +40,7 @@ typedef struct {
   char        model[PETSC_MAX_PATH_LEN], data[PETSC_MAX_PATH_LEN], meas_file[PETSC_MAX_PATH_LEN], output[PETSC_MAX_PATH_LEN];
   PetscInt    first, ntest, nsamples, case_batch;
   PetscInt    keep[POST_MAX_KEEP], nkeep;
+  PetscBool   keep_given; /* -posterior_keep_cases given (else the first 3 cases, fewer if fewer) */
   SamplerType samplers[2];
   PetscInt    nsamplers;
   PetscReal   fixed_mask[POST_MAX_NY];
@@ -127,6 +128,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscOptionsEnd();
   if (set_s) c->nsamplers = nsamp;
   if (set_k) c->nkeep = nkeep;
+  c->keep_given = set_k;
   if (set_m) c->nfixed_mask = nmask;
   PetscCall(SamplerOptsSetFromOptions(comm, NULL, &c->so));
   if (c->help) {
@@ -181,7 +183,8 @@ static PetscErrorCode SetMasks(MPI_Comm comm, const PostCtx *c, const Model *m, 
     PetscReal *mk = ts->mask + (size_t)i * ts->ny;
     if (c->nfixed_mask) PetscCall(PetscArraycpy(mk, c->fixed_mask, ts->ny));
     else if (m->mask) {
-      const PetscInt on = meas_mask(&c->meas, ts->first + i, 0, ts->ny, mk);
+      /* data-set rows use their own stream; file cases (first = -1) a copy index no training pair uses */
+      const PetscInt on = ts->first >= 0 ? meas_mask(&c->meas, ts->first + i, 0, ts->ny, mk) : meas_mask(&c->meas, i, MEAS_MAX_COPIES, ts->ny, mk);
       PetscCheck(on > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "The random mask of test case %" PetscInt_FMT " has no sensor on: change -mask_seed", i);
     } else
       for (PetscInt j = 0; j < ts->ny; j++) mk[j] = 1;
@@ -304,7 +307,7 @@ static PetscErrorCode ReadMeasurementFile(MPI_Comm comm, PostCtx *c, const Model
   PetscCheck(bad_line < 0, comm, PETSC_ERR_ARG_SIZ, "-posterior_measurements %s, line %" PetscInt_FMT ": %" PetscInt_FMT " values, but the model %s takes measurements of n_y = %" PetscInt_FMT " sensors: one measurement of %" PetscInt_FMT " numbers per line", c->meas_file, bad_line, bad_count, c->model, m->ny, m->ny);
   PetscCheck(n > 0, comm, PETSC_ERR_FILE_UNEXPECTED, "-posterior_measurements %s holds no measurement", c->meas_file);
   ts->ntest = n;
-  ts->first = 0;
+  ts->first = -1;
   PetscCall(PetscMalloc2((size_t)n * m->ny, &ts->y, (size_t)n * m->ny, &ts->mask));
   if (!rank) PetscCall(PetscArraycpy(ts->y, buf, (size_t)n * m->ny));
   PetscCall(PetscFree(buf));
@@ -460,6 +463,11 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
   McmcProblem    p;
 
   PetscFunctionBeginUser;
+  {
+    char why[256];
+    PetscCall(mcmc_check(nx, &c->mo, why, sizeof(why))); /* the same on every rank: checked before any chain runs */
+    PetscCheck(!why[0], comm, PETSC_ERR_ARG_OUTOFRANGE, "%s", why);
+  }
   PetscCall(PetscTime(&t0));
   ref->n = PetscMin(c->n_mcmc, ts->ntest);
   for (PetscInt j = 0; j < nx; j++) zero[j] = 0;
@@ -535,22 +543,25 @@ static PetscErrorCode CompareMcmc(MPI_Comm comm, const TestSet *ts, PetscInt nlo
   PetscReal     *acc;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscCalloc1(2 * (size_t)nx, &acc));
+  PetscCall(PetscCalloc1(3 * (size_t)nx, &acc));
   for (PetscInt l = 0; l < nloc; l++) {
     const PetscInt g = c0 + l;
     if (g >= ref->n) continue;
     for (PetscInt j = 0; j < nx; j++) {
       const size_t k = (size_t)l * nx + j, kg = (size_t)g * nx + j;
       acc[j] += PetscAbsReal(r->mean[k] - ref->mean[kg]) / ts->prior_std[j];
-      acc[nx + j] += r->std[k] / ref->std[kg];
+      if (ref->std[kg] > 0) { /* a segment clipped to 0 in every MCMC state has no std to compare with */
+        acc[nx + j] += r->std[k] / ref->std[kg];
+        acc[2 * nx + j] += 1;
+      }
     }
   }
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, acc, (PetscMPIInt)(2 * nx), MPIU_REAL, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, acc, (PetscMPIInt)(3 * nx), MPIU_REAL, MPI_SUM, comm));
   r->mc_err = r->mc_ratio_mean = 0;
   r->mc_ratio_min = PETSC_MAX_REAL;
   r->mc_ratio_max = 0;
   for (PetscInt j = 0; j < nx; j++) {
-    const PetscReal ratio = acc[nx + j] / ref->n;
+    const PetscReal ratio = acc[2 * nx + j] > 0 ? acc[nx + j] / acc[2 * nx + j] : 1;
     r->mc_err += acc[j] / ref->n / nx;
     r->mc_ratio_mean += ratio / nx;
     r->mc_ratio_min = PetscMin(r->mc_ratio_min, ratio);
@@ -624,8 +635,78 @@ static PetscErrorCode Report(MPI_Comm comm, const PostCtx *c, const TestSet *ts,
   PetscFunctionReturn(0);
 }
 
+/* Everything the output file holds (the caller creates it, and commits or aborts it). */
+static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, const TestSet *ts, const char desc[], PetscInt nloc, PetscInt c0, const PostResult res[], PetscBool exact, const PetscReal exMu[], const PetscReal exSigma[], const PetscReal exSd[], PetscReal excov1, PetscReal excov2, const McmcRef *ref)
+{
+  PetscFunctionBeginUser;
+  PetscCall(H5ioWriteProvenance(io, "pdediff posterior"));
+  PetscCall(MeasWriteH5(io, &c->meas));
+  PetscCall(H5ioAttrString(io, "/", "model", c->model));
+  PetscCall(H5ioAttrString(io, "/", "data", c->data[0] ? c->data : c->meas_file));
+  PetscCall(H5ioAttrString(io, "/", "formulation", desc));
+  PetscCall(H5ioAttrString(io, "/", "sde_type", SchedTypes[m->sch.type]));
+  PetscCall(H5ioAttrReal(io, "/", "trained_noise_level", m->meas.level));
+  PetscCall(H5ioAttrInt(io, "/", "mask_input", m->mask));
+  PetscCall(H5ioAttrInt(io, "/", "n_test", ts->ntest));
+  PetscCall(H5ioAttrInt(io, "/", "first_row", ts->first));
+  PetscCall(H5ioAttrInt(io, "/", "n_samples", c->nsamples));
+  PetscCall(H5ioAttrInt(io, "/", "sampler_seed", c->so.seed));
+  PetscCall(H5ioAttrReal(io, "/", "sampler_alpha", c->so.alpha));
+  PetscCall(H5ioAttrReal(io, "/", "sampler_dtau", c->so.dtau));
+  PetscCall(H5ioAttrReal(io, "/", "sampler_rtol", c->so.rtol));
+  PetscCall(H5ioAttrReal(io, "/", "sampler_atol", c->so.atol));
+  {
+    PetscReal kc[POST_MAX_KEEP];
+    for (PetscInt k = 0; k < c->nkeep; k++) kc[k] = (PetscReal)c->keep[k];
+    if (c->nkeep) PetscCall(H5ioWriteReplicated(io, "kept_cases", c->nkeep, 0, kc, "kept_case", "1", "test cases (0-based) whose samples are all written (SAMPLER/samples)"));
+  }
+  PetscCall(H5ioWriteReplicated(io, "measurement", ts->ntest, ts->ny, ts->y, "case,sensor", "concentration", "the measurements conditioned on (physical units, noise included)"));
+  if (m->mask) PetscCall(H5ioWriteReplicated(io, "mask", ts->ntest, ts->ny, ts->mask, "case,sensor", "1", "sensor masks (1 on, 0 off)"));
+  if (ts->truth) {
+    PetscCall(H5ioAttrReal(io, "/", "mean_flux", ts->mean_flux));
+    if (ts->have_prior) PetscCall(H5ioAttrInt(io, "/", "prior_clipped", ts->gp_clip));
+    PetscCall(H5ioWriteReplicated(io, "truth", ts->ntest, ts->nx, ts->truth, "case,segment", "flux", "the true wall flux of each test case"));
+    PetscCall(H5ioWriteReplicated(io, "y_clean", ts->ntest, ts->ny, ts->y_clean, "case,sensor", "concentration", "noise-free sensor values"));
+    PetscCall(H5ioWriteReplicated(io, "prior_mean", ts->nx, 0, ts->prior_mean, "segment", "flux", "prior mean over the training rows of the data set"));
+    PetscCall(H5ioWriteReplicated(io, "prior_std", ts->nx, 0, ts->prior_std, "segment", "flux", "prior standard deviation over the training rows (Figures 9, 10, 14)"));
+  }
+  if (exact) {
+    PetscCall(H5ioGroup(io, "exact"));
+    PetscCall(H5ioWriteReplicated(io, "exact/mean", ts->ntest, ts->nx, exMu, "case,segment", "flux", "exact Gaussian posterior mean (unclipped prior, linear forward map)"));
+    PetscCall(H5ioWriteReplicated(io, "exact/covariance", ts->nx, ts->nx, exSigma, "segment,segment", "flux^2", "exact posterior covariance (the same for every case)"));
+    PetscCall(H5ioWriteReplicated(io, "exact/std", ts->nx, 0, exSd, "segment", "flux", "exact posterior standard deviation"));
+    {
+      PetscReal kd[POST_MAX_NY];
+      for (PetscInt j = 0; j < ts->nx; j++) kd[j] = PetscSqrtReal(ts->K[(size_t)j * ts->nx + j]);
+      PetscCall(H5ioWriteReplicated(io, "exact/prior_std", ts->nx, 0, kd, "segment", "flux", "sqrt of the prior covariance's diagonal (the unit of exact_mean_error)"));
+    }
+    PetscCall(H5ioAttrReal(io, "exact", "coverage1", excov1));
+    PetscCall(H5ioAttrReal(io, "exact", "coverage2", excov2));
+  }
+  if (ref->n) {
+    PetscCall(H5ioGroup(io, "mcmc"));
+    PetscCall(H5ioWriteReplicated(io, "mcmc/mean", ref->n, ts->nx, ref->mean, "case,segment", "flux", "MCMC reference posterior mean of the first test cases (clipped prior)"));
+    PetscCall(H5ioWriteReplicated(io, "mcmc/std", ref->n, ts->nx, ref->std, "case,segment", "flux", "MCMC reference posterior std"));
+    PetscCall(H5ioAttrInt(io, "mcmc", "n_cases", ref->n));
+    PetscCall(H5ioAttrInt(io, "mcmc", "n_iter", c->mo.n_iter));
+    PetscCall(H5ioAttrInt(io, "mcmc", "n_burn", c->mo.n_burn));
+    PetscCall(H5ioAttrInt(io, "mcmc", "seed", c->mo.seed));
+    PetscCall(H5ioAttrReal(io, "mcmc", "evaluations_per_step", ref->evals_per_step));
+    PetscCall(H5ioAttrReal(io, "mcmc", "iat_max", ref->iat_max));
+    PetscCall(H5ioAttrReal(io, "mcmc", "iat_mean", ref->iat_mean));
+    PetscCall(H5ioAttrReal(io, "mcmc", "ess_min", ref->ess_min));
+    PetscCall(H5ioAttrInt(io, "mcmc", "repeated_states", ref->repeated));
+    PetscCall(H5ioAttrReal(io, "mcmc", "coverage1", ref->cov1));
+    PetscCall(H5ioAttrReal(io, "mcmc", "coverage2", ref->cov2));
+    PetscCall(H5ioAttrReal(io, "mcmc", "wall_seconds", ref->seconds));
+  }
+  for (PetscInt s = 0; s < c->nsamplers; s++) PetscCall(WriteResult(io, c, ts, nloc, c0, &res[s], exact, (PetscBool)(ref->n > 0)));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
 {
+  PetscErrorCode ierr;
   PostCtx       c;
   Model         m;
   TestSet       ts;
@@ -657,8 +738,8 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   PetscCall(PetscMalloc2(m.nx, &ts.prior_mean, m.nx, &ts.prior_std));
   if (c.data[0]) PetscCall(ReadDataSet(comm, &c, &m, &ts));
   else PetscCall(ReadMeasurementFile(comm, &c, &m, &ts));
+  if (!c.keep_given) c.nkeep = PetscMin(c.nkeep, ts.ntest); /* the default: the first cases there are */
   for (PetscInt k = 0; k < c.nkeep; k++) PetscCheck(c.keep[k] >= 0 && c.keep[k] < ts.ntest, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_keep_cases: case %" PetscInt_FMT " is not among the %" PetscInt_FMT " test cases (0-based)", c.keep[k], ts.ntest);
-  if (c.nkeep > ts.ntest) c.nkeep = ts.ntest;
   PetscCall(SamplerPartition(comm, ts.ntest, &nloc, &first64));
   c0 = (PetscInt)first64;
   PetscCall(SchedDescribe(&m.sch, desc, sizeof(desc)));
@@ -668,8 +749,9 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   /* exact posterior first: a refusal costs nothing */
   PetscCall(PetscLogStagePush(st_exact));
   if (c.exact != EXACT_NO) {
-    const PetscBool can = (PetscBool)(ts.truth && ts.have_prior && !ts.gp_clip && c.meas.sigma > 0);
-    PetscCheck(can || c.exact != EXACT_YES, comm, PETSC_ERR_ARG_INCOMP, "-posterior_exact yes needs a data set with the unclipped Gaussian prior (pdediff generate -gp_clip false) and -noise_level > 0 (here: %s, noise level %.6g)", !ts.truth ? "no data set" : (!ts.have_prior ? "no prior in the data set" : (ts.gp_clip ? "clipped prior" : "unclipped prior")), (double)c.meas.level);
+    /* the references use every sensor: not for a mask model, whose cases see only the sensors on */
+    const PetscBool can = (PetscBool)(ts.truth && ts.have_prior && !ts.gp_clip && c.meas.sigma > 0 && !m.mask);
+    PetscCheck(can || c.exact != EXACT_YES, comm, PETSC_ERR_ARG_INCOMP, "-posterior_exact yes needs a data set with the unclipped Gaussian prior (pdediff generate -gp_clip false) and -noise_level > 0 and a model without mask input (here: %s, noise level %.6g%s)", !ts.truth ? "no data set" : (!ts.have_prior ? "no prior in the data set" : (ts.gp_clip ? "clipped prior" : "unclipped prior")), (double)c.meas.level, m.mask ? ", a mask model" : "");
     if (can) {
       exact = PETSC_TRUE;
       PetscCall(ExactPosterior(comm, &c, &ts, &exMu, &exSigma, &exSd, &excov1, &excov2));
@@ -677,7 +759,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
     }
   }
   ref.n = 0;
-  if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0) {
+  if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0 && !m.mask) {
     PetscCall(McmcReference(comm, &c, &ts, &ref));
     PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
   } else if (c.n_mcmc > 0 && ts.truth && ts.gp_clip && c.meas.sigma == 0) PetscCall(PetscPrintf(comm, "posterior MCMC: none at zero noise (the likelihood is degenerate)\n"));
@@ -705,68 +787,11 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
 
   PetscCall(PetscLogStagePush(st_write));
   PetscCall(H5ioCreate(comm, c.output, &io));
-  PetscCall(H5ioWriteProvenance(&io, "pdediff posterior"));
-  PetscCall(MeasWriteH5(&io, &c.meas));
-  PetscCall(H5ioAttrString(&io, "/", "model", c.model));
-  PetscCall(H5ioAttrString(&io, "/", "data", c.data[0] ? c.data : c.meas_file));
-  PetscCall(H5ioAttrString(&io, "/", "formulation", desc));
-  PetscCall(H5ioAttrString(&io, "/", "sde_type", SchedTypes[m.sch.type]));
-  PetscCall(H5ioAttrReal(&io, "/", "trained_noise_level", m.meas.level));
-  PetscCall(H5ioAttrInt(&io, "/", "mask_input", m.mask));
-  PetscCall(H5ioAttrInt(&io, "/", "n_test", ts.ntest));
-  PetscCall(H5ioAttrInt(&io, "/", "first_row", ts.first));
-  PetscCall(H5ioAttrInt(&io, "/", "n_samples", c.nsamples));
-  PetscCall(H5ioAttrInt(&io, "/", "sampler_seed", c.so.seed));
-  PetscCall(H5ioAttrReal(&io, "/", "sampler_alpha", c.so.alpha));
-  PetscCall(H5ioAttrReal(&io, "/", "sampler_dtau", c.so.dtau));
-  PetscCall(H5ioAttrReal(&io, "/", "sampler_rtol", c.so.rtol));
-  PetscCall(H5ioAttrReal(&io, "/", "sampler_atol", c.so.atol));
-  {
-    PetscReal kc[POST_MAX_KEEP];
-    for (PetscInt k = 0; k < c.nkeep; k++) kc[k] = (PetscReal)c.keep[k];
-    if (c.nkeep) PetscCall(H5ioWriteReplicated(&io, "kept_cases", c.nkeep, 0, kc, "kept_case", "1", "test cases (0-based) whose samples are all written (SAMPLER/samples)"));
+  ierr = WriteContents(&io, &c, &m, &ts, desc, nloc, c0, res, exact, exMu, exSigma, exSd, excov1, excov2, &ref);
+  if (ierr) { /* no half-written file under any name */
+    PetscCall(H5ioAbort(&io));
+    PetscCall(ierr);
   }
-  PetscCall(H5ioWriteReplicated(&io, "measurement", ts.ntest, ts.ny, ts.y, "case,sensor", "concentration", "the measurements conditioned on (physical units, noise included)"));
-  if (m.mask) PetscCall(H5ioWriteReplicated(&io, "mask", ts.ntest, ts.ny, ts.mask, "case,sensor", "1", "sensor masks (1 on, 0 off)"));
-  if (ts.truth) {
-    PetscCall(H5ioAttrReal(&io, "/", "mean_flux", ts.mean_flux));
-    if (ts.have_prior) PetscCall(H5ioAttrInt(&io, "/", "prior_clipped", ts.gp_clip));
-    PetscCall(H5ioWriteReplicated(&io, "truth", ts.ntest, ts.nx, ts.truth, "case,segment", "flux", "the true wall flux of each test case"));
-    PetscCall(H5ioWriteReplicated(&io, "y_clean", ts.ntest, ts.ny, ts.y_clean, "case,sensor", "concentration", "noise-free sensor values"));
-    PetscCall(H5ioWriteReplicated(&io, "prior_mean", ts.nx, 0, ts.prior_mean, "segment", "flux", "prior mean over the training rows of the data set"));
-    PetscCall(H5ioWriteReplicated(&io, "prior_std", ts.nx, 0, ts.prior_std, "segment", "flux", "prior standard deviation over the training rows (Figures 9, 10, 14)"));
-  }
-  if (exact) {
-    PetscCall(H5ioGroup(&io, "exact"));
-    PetscCall(H5ioWriteReplicated(&io, "exact/mean", ts.ntest, ts.nx, exMu, "case,segment", "flux", "exact Gaussian posterior mean (unclipped prior, linear forward map)"));
-    PetscCall(H5ioWriteReplicated(&io, "exact/covariance", ts.nx, ts.nx, exSigma, "segment,segment", "flux^2", "exact posterior covariance (the same for every case)"));
-    PetscCall(H5ioWriteReplicated(&io, "exact/std", ts.nx, 0, exSd, "segment", "flux", "exact posterior standard deviation"));
-    {
-      PetscReal kd[POST_MAX_NY];
-      for (PetscInt j = 0; j < ts.nx; j++) kd[j] = PetscSqrtReal(ts.K[(size_t)j * ts.nx + j]);
-      PetscCall(H5ioWriteReplicated(&io, "exact/prior_std", ts.nx, 0, kd, "segment", "flux", "sqrt of the prior covariance's diagonal (the unit of exact_mean_error)"));
-    }
-    PetscCall(H5ioAttrReal(&io, "exact", "coverage1", excov1));
-    PetscCall(H5ioAttrReal(&io, "exact", "coverage2", excov2));
-  }
-  if (ref.n) {
-    PetscCall(H5ioGroup(&io, "mcmc"));
-    PetscCall(H5ioWriteReplicated(&io, "mcmc/mean", ref.n, ts.nx, ref.mean, "case,segment", "flux", "MCMC reference posterior mean of the first test cases (clipped prior)"));
-    PetscCall(H5ioWriteReplicated(&io, "mcmc/std", ref.n, ts.nx, ref.std, "case,segment", "flux", "MCMC reference posterior std"));
-    PetscCall(H5ioAttrInt(&io, "mcmc", "n_cases", ref.n));
-    PetscCall(H5ioAttrInt(&io, "mcmc", "n_iter", c.mo.n_iter));
-    PetscCall(H5ioAttrInt(&io, "mcmc", "n_burn", c.mo.n_burn));
-    PetscCall(H5ioAttrInt(&io, "mcmc", "seed", c.mo.seed));
-    PetscCall(H5ioAttrReal(&io, "mcmc", "evaluations_per_step", ref.evals_per_step));
-    PetscCall(H5ioAttrReal(&io, "mcmc", "iat_max", ref.iat_max));
-    PetscCall(H5ioAttrReal(&io, "mcmc", "iat_mean", ref.iat_mean));
-    PetscCall(H5ioAttrReal(&io, "mcmc", "ess_min", ref.ess_min));
-    PetscCall(H5ioAttrInt(&io, "mcmc", "repeated_states", ref.repeated));
-    PetscCall(H5ioAttrReal(&io, "mcmc", "coverage1", ref.cov1));
-    PetscCall(H5ioAttrReal(&io, "mcmc", "coverage2", ref.cov2));
-    PetscCall(H5ioAttrReal(&io, "mcmc", "wall_seconds", ref.seconds));
-  }
-  for (PetscInt s = 0; s < c.nsamplers; s++) PetscCall(WriteResult(&io, &c, &ts, nloc, c0, &res[s], exact, (PetscBool)(ref.n > 0)));
   PetscCall(H5ioCommit(&io));
   PetscCall(PetscPrintf(comm, "posterior: wrote %s\n", c.output));
   PetscCall(PetscLogStagePop());

@@ -52,8 +52,26 @@ static PetscReal LogRatio(const McmcProblem *p, const Ref *r, const PetscReal y[
   return -0.5 * a - Misfit(p, y, xc) + 0.5 * q;
 }
 
-/* Refit the reference to rows w[0..n-1] (nx each): sample mean and covariance, Cholesky. */
-static PetscErrorCode Refit(PetscInt nx, PetscInt n, const PetscReal w[], Ref *r)
+static PetscErrorCode RefitInto(PetscInt nx, PetscInt n, const PetscReal w[], Ref *r, PetscBool *ok);
+
+/* Refit the reference to rows w[0..n-1] (nx each): sample mean and covariance, Cholesky. If the
+   covariance is not numerically positive definite, *ok = PETSC_FALSE and r is left as it was
+   (any fixed reference gives a valid chain; no per-chain error, so no rank is left waiting). */
+static PetscErrorCode Refit(PetscInt nx, PetscInt n, const PetscReal w[], Ref *r, PetscBool *ok)
+{
+  Ref *t;
+
+  PetscFunctionBeginUser;
+  *ok = PETSC_FALSE;
+  PetscCall(PetscNew(&t));
+  *t = *r;
+  PetscCall(RefitInto(nx, n, w, t, ok));
+  if (*ok) *r = *t;
+  PetscCall(PetscFree(t));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode RefitInto(PetscInt nx, PetscInt n, const PetscReal w[], Ref *r, PetscBool *ok)
 {
   PetscFunctionBeginUser;
   for (PetscInt j = 0; j < nx; j++) {
@@ -70,7 +88,7 @@ static PetscErrorCode Refit(PetscInt nx, PetscInt n, const PetscReal w[], Ref *r
   for (PetscInt j = 0; j < nx; j++) { /* in-place Cholesky of the lower triangle */
     PetscReal d = r->L[(size_t)j * nx + j];
     for (PetscInt k = 0; k < j; k++) d -= r->L[(size_t)j * nx + k] * r->L[(size_t)j * nx + k];
-    PetscCheck(d > 0, PETSC_COMM_SELF, PETSC_ERR_CONV_FAILED, "MCMC: the refitted reference covariance is not positive definite (pivot %" PetscInt_FMT "): raise -mcmc_burn", j);
+    if (!(d > 0)) PetscFunctionReturn(0); /* *ok stays false */
     r->L[(size_t)j * nx + j] = PetscSqrtReal(d);
     for (PetscInt i = j + 1; i < nx; i++) {
       PetscReal s = r->L[(size_t)i * nx + j];
@@ -80,6 +98,17 @@ static PetscErrorCode Refit(PetscInt nx, PetscInt n, const PetscReal w[], Ref *r
     for (PetscInt k = j + 1; k < nx; k++) r->L[(size_t)j * nx + k] = 0;
   }
   r->linear = PETSC_FALSE;
+  *ok       = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode mcmc_check(PetscInt nx, const McmcOpts *o, char why[], size_t len)
+{
+  PetscFunctionBeginUser;
+  why[0] = 0;
+  if (nx > MCMC_MAXN) PetscCall(PetscSNPrintf(why, len, "MCMC supports up to %d unknowns, not %" PetscInt_FMT, MCMC_MAXN, nx));
+  else if (o->n_iter < 10 || o->n_burn < 0) PetscCall(PetscSNPrintf(why, len, "-mcmc_iter %" PetscInt_FMT " / -mcmc_burn %" PetscInt_FMT ": need at least 10 steps and a burn-in >= 0", o->n_iter, o->n_burn));
+  else if (o->refit && o->n_burn - o->n_burn / 2 < 2 * nx + 2) PetscCall(PetscSNPrintf(why, len, "-mcmc_burn %" PetscInt_FMT " is too short to refit the reference for %" PetscInt_FMT " unknowns: give at least %" PetscInt_FMT " (or -mcmc_refit false)", o->n_burn, nx, 4 * nx + 4));
   PetscFunctionReturn(0);
 }
 
@@ -114,7 +143,8 @@ PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain
   PetscCheck(o->n_iter >= 10 && o->n_burn >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "MCMC: need at least 10 steps after burn-in");
   PetscCheck(!o->refit || o->n_burn - half >= 2 * nx + 2, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "MCMC: -mcmc_burn %" PetscInt_FMT " is too short to refit the reference: need >= %" PetscInt_FMT, o->n_burn, 4 * nx + 4);
   PetscCall(PetscNew(&r));
-  r->linear = PETSC_TRUE;
+  r->linear    = PETSC_TRUE;
+  st->refitted = PETSC_FALSE;
   for (PetscInt j = 0; j < nx; j++) r->mu[j] = p->mu_w[j], w[j] = p->mu_w[j];
   for (size_t k = 0; k < (size_t)nx * nx; k++) r->L[k] = p->L_w[k];
   rng_stream_init(&s, (uint64_t)o->seed, RNG_PURPOSE_MCMC, (uint64_t)chain);
@@ -124,7 +154,9 @@ PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain
     PetscReal theta, lo, hi, thresh;
     PetscBool same = PETSC_TRUE;
     if (it == o->n_burn && o->refit) { /* the second half of the burn-in, stored in work */
-      PetscCall(Refit(nx, o->n_burn - half, work, r));
+      PetscBool ok;
+      PetscCall(Refit(nx, o->n_burn - half, work, r, &ok));
+      st->refitted = ok;
       ll = LogRatio(p, r, y, w);
     }
     for (PetscInt j = 0; j < nx; j++) e[j] = rng_normal(&s);

@@ -51,10 +51,15 @@ typedef struct {
   PetscInt  repeated;        /* steps whose state equals the previous one */
   PetscReal iat_max;         /* largest integrated autocorrelation time over the components of x */
   PetscReal ess_min;         /* n_iter / iat_max: effective sample size of the worst component */
+  PetscBool refitted;        /* the reference was refitted (false: refit off, or its covariance was not
+                                positive definite and the unclipped posterior was kept) */
 } McmcStats;
 
 /* Run one chain for measurement y (ny) and write the posterior mean and std of x (nx).
-   work: max(n_iter, n_burn) x nx reals. */
+   work: max(n_iter, n_burn) x nx reals. The argument checks below are the same on every rank
+   (callers running chains on several ranks check them collectively first: mcmc_check). */
+/* Collective-friendly validation of the options for nx unknowns: 0 or an error message in why. */
+PetscErrorCode mcmc_check(PetscInt nx, const McmcOpts *o, char why[], size_t len);
 PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain, const PetscReal y[], PetscReal mean[], PetscReal std[], McmcStats *st, PetscReal work[]);
 
 /* Integrated autocorrelation time of the series v[0..n-1] (stride ld) by Sokal's windowing (c = 5). */

@@ -30,7 +30,7 @@ PetscErrorCode MeasSetFromOptions(MPI_Comm comm, Meas *m, PetscBool *level_set)
   PetscCheck(m->level >= 0 && m->level < 10, comm, PETSC_ERR_ARG_OUTOFRANGE, "-noise_level %.6g: must be in [0, 10) (a fraction of the concentration range; the paper's levels are 0 ... 0.2)", (double)m->level);
   PetscCheck(m->seed >= 0 && m->mask_seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-noise_seed and -mask_seed must be >= 0");
   PetscCheck(m->mask_prob >= 0 && m->mask_prob <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mask_prob %.6g: must be in [0, 1] (0: no mask input)", (double)m->mask_prob);
-  PetscCheck(m->copies >= 1 && m->copies <= 1024, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mask_copies %" PetscInt_FMT ": must be in [1, 1024]", m->copies);
+  PetscCheck(m->copies >= 1 && m->copies <= MEAS_MAX_COPIES, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mask_copies %" PetscInt_FMT ": must be in [1, %d]", m->copies, MEAS_MAX_COPIES);
   m->sigma = m->level * m->range;
   if (level_set) *level_set = set;
   PetscFunctionReturn(0);

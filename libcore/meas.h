@@ -19,6 +19,11 @@
 #define PDEDIFF_MEAS_H
 #include "h5io.h"
 
+/* Training copies are 0 .. MEAS_MAX_COPIES - 1; measurements that are not rows of a data set
+   (a measurement file) draw their masks with copy index MEAS_MAX_COPIES, a stream no training
+   pair uses. */
+#define MEAS_MAX_COPIES 1024
+
 typedef struct {
   PetscReal level;     /* noise std in normalised units (fraction of range) */
   PetscReal range;     /* y_max - y_min of the clean training measurements (physical units); 0 if unknown */

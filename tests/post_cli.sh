@@ -49,6 +49,15 @@ f = h5py.File('pt.h5')
 ok = f['ode/posterior_mean'].shape == (2, 30) and 'truth' not in f and np.array_equal(f['measurement'][:], h5py.File('p1.h5')['measurement'][:2])
 print(('ok   ' if ok else 'FAIL ') + '-posterior_measurements: 2 cases from a text file sampled, measurements stored, no truth')
 sys.exit(0 if ok else 1)"
+# one measurement and the default kept cases (the first 3, here only 1 exists)
+head -1 meas.txt > meas1.txt
+run "$np" posterior -posterior_model m.h5 -posterior_measurements meas1.txt -posterior_nsamples 50 -posterior_samplers ode -posterior_output p1line.h5 > p1line.log
+/usr/bin/python3 -c "
+import h5py, sys
+f = h5py.File('p1line.h5')
+ok = list(f['kept_cases'][:]) == [0] and f['ode/samples'].shape == (50, 30) and f.attrs['first_row'] == -1
+print(('ok   ' if ok else 'FAIL ') + 'one measurement from a file: the default kept cases shrink to the one case; first_row -1')
+sys.exit(0 if ok else 1)"
 bad() {
   local pat=$1; shift
   rm -f bad.h5 bad.h5.partial
@@ -128,6 +137,7 @@ check(dm < 1e-9 and dS < 1e-9, f"exact posterior = numpy closed form: mean {dm:.
 check("exact_std_ratio_mean" in pg["sde"].attrs and 0.5 < pg["exact"].attrs["coverage1"] < 0.85, f"exact posterior covers the truth 1-sigma {pg['exact'].attrs['coverage1']:.3f}; diffusion std / exact std {pg['sde'].attrs['exact_std_ratio_mean']:.2f}")
 pm, pf = h5py.File("pm.h5"), h5py.File("pf.h5")
 mk = pm["mask"][:]
+check("mcmc" not in pm and "exact" not in pm and "mcmc_mean_error" not in pm["sde"].attrs, "mask model: no MCMC or exact reference (they condition on every sensor)")
 check(mk.shape == (40, 30) and abs(mk.mean() - 0.7) < 0.06 and (mk.sum(axis=1) > 0).all(), f"mask model: random masks stored, {mk.mean():.3f} of sensors on")
 check(np.array_equal(pf["mask"][:], np.tile([1, 0] * 15, (10, 1))) and np.isfinite(pf["sde/posterior_mean"][:]).all(), "mask model: -posterior_mask applied to every case")
 sys.exit(1 if fail else 0)

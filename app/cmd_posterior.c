@@ -230,16 +230,15 @@ static PetscErrorCode ReadDataSet(MPI_Comm comm, PostCtx *c, const Model *m, Tes
   }
   ts->have_prior = PETSC_FALSE;
   {
-    PetscBool hasK, hasH;
-    PetscCall(H5ioHasAttr(&io, "/", "gp_clip", &hasK));
-    hasH = hasK;
-    if (hasK) {
+    PetscBool has;
+    PetscCall(H5ioHasAttr(&io, "/", "gp_clip", &has)); /* written by pdediff generate with H and K */
+    if (has) {
       PetscCall(H5ioReadAttrInt(&io, "/", "gp_clip", &clip));
       PetscCall(H5ioReadAttrReal(&io, "/", "gp_mean", &ts->gp_mean));
       PetscCall(H5ioReadReal(&io, "H", m->ny, m->nx, ts->H));
       PetscCall(H5ioReadReal(&io, "prior_covariance", m->nx, m->nx, ts->K));
       ts->gp_clip    = clip ? PETSC_TRUE : PETSC_FALSE;
-      ts->have_prior = hasH;
+      ts->have_prior = PETSC_TRUE;
     }
   }
   PetscCall(H5ioClose(&io));
@@ -413,13 +412,28 @@ static PetscErrorCode Metrics(MPI_Comm comm, const TestSet *ts, PetscInt nloc, P
   PetscFunctionReturn(0);
 }
 
+/* Fraction of the n x nx true values within mean +- sd and mean +- 2 sd; sd has row stride
+   ld_sd (0: one sd per component shared by every case). */
+static void Coverage(PetscInt n, PetscInt nx, const PetscReal truth[], const PetscReal mean[], const PetscReal sd[], PetscInt ld_sd, PetscReal *cov1, PetscReal *cov2)
+{
+  PetscInt n1 = 0, n2 = 0;
+
+  for (PetscInt i = 0; i < n; i++)
+    for (PetscInt j = 0; j < nx; j++) {
+      const PetscReal d = PetscAbsReal(truth[(size_t)i * nx + j] - mean[(size_t)i * nx + j]), s = sd[(size_t)i * ld_sd + j];
+      n1 += d <= s;
+      n2 += d <= 2 * s;
+    }
+  *cov1 = (PetscReal)n1 / ((PetscReal)n * nx);
+  *cov2 = (PetscReal)n2 / ((PetscReal)n * nx);
+}
+
 /* The exact Gaussian posterior of every case (replicated) and its own calibration against the
    truth: a check of the data, the noise model and the linear algebra, independent of the network. */
 static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const TestSet *ts, PetscReal **Mu, PetscReal **Sigma, PetscReal **sd, PetscReal *cov1, PetscReal *cov2)
 {
   SlpkGrid  g;
   PetscReal mu0[POST_MAX_NY];
-  PetscInt  n1 = 0, n2 = 0;
 
   PetscFunctionBeginUser;
   for (PetscInt j = 0; j < ts->nx; j++) mu0[j] = ts->gp_mean;
@@ -431,14 +445,7 @@ static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const Test
     PetscCheck((*Sigma)[(size_t)j * ts->nx + j] > 0, comm, PETSC_ERR_FP, "Exact posterior variance of segment %" PetscInt_FMT " is %.6g <= 0 (rounding at a tiny noise level?)", j, (double)(*Sigma)[(size_t)j * ts->nx + j]);
     (*sd)[j] = PetscSqrtReal((*Sigma)[(size_t)j * ts->nx + j]);
   }
-  for (PetscInt i = 0; i < ts->ntest; i++)
-    for (PetscInt j = 0; j < ts->nx; j++) {
-      const PetscReal d = PetscAbsReal(ts->truth[(size_t)i * ts->nx + j] - (*Mu)[(size_t)i * ts->nx + j]);
-      n1 += d <= (*sd)[j];
-      n2 += d <= 2 * (*sd)[j];
-    }
-  *cov1 = (PetscReal)n1 / ((PetscReal)ts->ntest * ts->nx);
-  *cov2 = (PetscReal)n2 / ((PetscReal)ts->ntest * ts->nx);
+  Coverage(ts->ntest, ts->nx, ts->truth, *Mu, *sd, 0, cov1, cov2);
   PetscFunctionReturn(0);
 }
 
@@ -457,7 +464,7 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
   const PetscInt nx = ts->nx, ny = ts->ny;
   SlpkGrid       g;
   PetscReal      zero[POST_MAX_NY], *Mu, *Sig, *LK, *HL, *Id, *Yc, *work, red[5] = {0, 0, 0, 0, 0};
-  PetscInt       nloc, info, n1 = 0, n2 = 0;
+  PetscInt       nloc, info;
   PetscInt64     first;
   PetscLogDouble t0, t1;
   McmcProblem    p;
@@ -521,14 +528,7 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
     ref->iat_max        = mx;
     ref->ess_min        = mn;
   }
-  for (PetscInt i = 0; i < ref->n; i++)
-    for (PetscInt j = 0; j < nx; j++) {
-      const PetscReal d = PetscAbsReal(ts->truth[(size_t)i * nx + j] - ref->mean[(size_t)i * nx + j]), sd = ref->std[(size_t)i * nx + j];
-      n1 += d <= sd;
-      n2 += d <= 2 * sd;
-    }
-  ref->cov1 = (PetscReal)n1 / ((PetscReal)ref->n * nx);
-  ref->cov2 = (PetscReal)n2 / ((PetscReal)ref->n * nx);
+  Coverage(ref->n, nx, ts->truth, ref->mean, ref->std, nx, &ref->cov1, &ref->cov2);
   PetscCall(PetscFree6(Mu, Sig, LK, HL, Id, Yc));
   PetscCall(PetscFree(work));
   PetscCall(PetscTime(&t1));

@@ -211,6 +211,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   ModelTrainSummary sum;
 
   PetscFunctionBeginUser;
+  PetscCall(TrainSignalsCatch());
   PetscCall(ProcessOptions(comm, &c));
   if (c.help) PetscFunctionReturn(0);
   PetscCall(ReadTrainingData(comm, &c, &d, &x, &y));

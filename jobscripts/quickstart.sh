@@ -10,6 +10,8 @@ build=${PDEDIFF_BUILD_DIR:-$root/build}
 
 pkgs=(libpetsc-real-dev libhdf5-openmpi-dev hdf5-tools libscalapack-openmpi-dev openmpi-bin libopenmpi-dev
       libopenblas-dev pkg-config cmake make gcc python3-h5py python3-numpy python3-scipy python3-matplotlib python3-pot)
+# the test suite also runs the job scripts on a real one-node SLURM (with accounting for sacct)
+if [ "$mode" = test ]; then pkgs+=(slurm-wlm slurmdbd munge mariadb-server); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

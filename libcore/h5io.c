@@ -6,9 +6,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#ifndef PDEDIFF_VERSION
-  #define PDEDIFF_VERSION "unknown"
-#endif
+#include "pdediff_version.h" /* PDEDIFF_VERSION: git describe at build time (cmake/version.cmake) */
 
 PetscErrorCode H5ioCreate(MPI_Comm comm, const char path[], H5io *io)
 {
@@ -145,7 +143,7 @@ PetscErrorCode H5ioWriteProvenance(H5io *io, const char program[])
   PetscMPIInt size;
   time_t      now = time(NULL);
   struct tm   tmv;
-  const char *job = getenv("SLURM_JOB_ID");
+  const char *job = getenv("SLURM_JOB_ID"), *ajob = getenv("SLURM_ARRAY_JOB_ID"), *atask = getenv("SLURM_ARRAY_TASK_ID"), *restarts = getenv("SLURM_RESTART_COUNT");
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(io->comm, &size));
@@ -164,6 +162,12 @@ PetscErrorCode H5ioWriteProvenance(H5io *io, const char program[])
   PetscCallMPI(MPI_Bcast(host, sizeof(host), MPI_CHAR, 0, io->comm));
   PetscCall(H5ioAttrString(io, "/", "host", host));
   PetscCall(H5ioAttrString(io, "/", "slurm_job_id", job ? job : "none"));
+  /* a job array task and a requeued job (time limit): which task, and how many attempts before this one */
+  if (ajob && atask) {
+    PetscCall(PetscSNPrintf(buf, sizeof(buf), "%s_%s", ajob, atask));
+    PetscCall(H5ioAttrString(io, "/", "slurm_array_task", buf));
+  }
+  if (restarts) PetscCall(H5ioAttrString(io, "/", "slurm_restart_count", restarts));
   PetscFunctionReturn(0);
 }
 

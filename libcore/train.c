@@ -12,7 +12,8 @@ typedef struct {
   struct sigaction term, usr1;
 } TrainSignalSave;
 
-/* Replace PETSc's handlers for SIGTERM/SIGUSR1 (which would abort) by the flag setter. */
+/* Replace PETSc's handlers for SIGTERM/SIGUSR1 (which would abort) by the flag setter. A flag
+   already set (a signal caught early by TrainSignalsCatch) is kept: training stops after its first step. */
 static PetscErrorCode TrainSignalsInstall(TrainSignalSave *save)
 {
   struct sigaction sa;
@@ -21,8 +22,16 @@ static PetscErrorCode TrainSignalsInstall(TrainSignalSave *save)
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = TrainSignalHandler;
   sigemptyset(&sa.sa_mask);
-  train_signal = 0;
   PetscCheck(!sigaction(SIGTERM, &sa, &save->term) && !sigaction(SIGUSR1, &sa, &save->usr1), PETSC_COMM_SELF, PETSC_ERR_SYS, "sigaction failed: cannot catch SIGTERM/SIGUSR1");
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode TrainSignalsCatch(void)
+{
+  TrainSignalSave ignored;
+
+  PetscFunctionBeginUser;
+  PetscCall(TrainSignalsInstall(&ignored));
   PetscFunctionReturn(0);
 }
 
@@ -247,7 +256,8 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
     }
     if (tr->gbuf[np + 1] > 0) { /* SIGTERM/SIGUSR1: checkpoint and stop */
       tr->state  = TRAIN_INTERRUPTED;
-      tr->signal = (PetscInt)train_signal; /* 0 on ranks that only heard of it */
+      tr->signal   = (PetscInt)train_signal; /* 0 on ranks that only heard of it */
+      train_signal = 0;                        /* handled: a later TrainerSteps call starts clean */
       PetscCall(PetscPrintf(tr->comm, "train: signal received; stopping after step %" PetscInt64_FMT "%s%s\n", tr->step, tr->ckpt_path[0] ? ", checkpoint " : " (no checkpoint file set)", tr->ckpt_path));
       if (tr->ckpt_path[0]) PetscCall(TrainerSaveCheckpoint(tr, o, tr->ckpt_path));
       PetscFunctionReturn(0);

@@ -84,6 +84,10 @@ PetscErrorCode TrainerSetCheckpoint(Trainer *tr, const Model *meta, const char p
    PDEDIFF_EXIT_INTERRUPTED). A non-finite loss or gradient is an error naming the step, raised
    before the update, so no checkpoint with it is ever written. */
 PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[]);
+/* From now on SIGTERM/SIGUSR1 only set the flag TrainerSteps reads (instead of PETSc's abort): a
+   program that trains calls it first, so a signal during start-up or data loading (a job started
+   close to its time limit) stops training after the first step with a checkpoint, not a crash. */
+PetscErrorCode TrainSignalsCatch(void);
 /* Collective. Write a restartable checkpoint: weights, Adam moments and step, the training step,
    the seed (with the step it is the whole random state: every draw is keyed by (seed, step,
    sample)), the architecture and provenance. Written to PATH.partial and renamed, so the previous

@@ -1,0 +1,84 @@
+# Shared by the stage scripts (generate/train/posterior/postprocess .sbatch) and the sweep driver.
+# A run directory holds one experiment, self-contained:
+#   RUN/sweep.conf           the experiment (copied from inputs/sweep_*.conf at init)
+#   RUN/inputs/*.opts         the options files it uses, copied at init (later edits of inputs/ do not leak in)
+#   RUN/cells.txt             one line per training/sampling cell: TAG FORM LEVEL [extra train options]
+#   RUN/data/dataset.h5       pdediff generate
+#   RUN/models/TAG.model.h5   pdediff train (checkpoint TAG.ckpt.h5)
+#   RUN/posts/TAG.post.h5     pdediff posterior
+#   RUN/figures/, RUN/report.md   postprocess
+#   RUN/logs/STAGE-JOB_TASK.out   job logs; RUN/jobs.txt the submitted job ids; RUN/FAILED on failure
+# shellcheck shell=bash
+
+pd_die() { echo "$*" >&2; exit 2; }
+
+# The project root: the scripts' own directory when run from the tree; inside a SLURM job the script
+# is a copy in the spool directory, so the sweep driver exports PDEDIFF_ROOT (else the submit directory).
+pd_find_root() {
+  local d
+  for d in "${PDEDIFF_ROOT:-}" "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." 2>/dev/null && pwd)" "${SLURM_SUBMIT_DIR:-}"; do
+    if [ -n "$d" ] && [ -r "$d/jobscripts/common.sh" ]; then PDEDIFF_ROOT=$(cd "$d" && pwd); export PDEDIFF_ROOT; return 0; fi
+  done
+  pd_die "pdediff jobscripts: cannot find the project (jobscripts/common.sh): set PDEDIFF_ROOT=/path/to/pdediff or submit from it"
+}
+
+# pd_load_run RUN: checks the run directory and reads its experiment.
+pd_load_run() {
+  [ -n "${1:-}" ] || pd_die "usage: $(basename "$0") RUN_DIR [pdediff options...] (make RUN_DIR with: bash jobscripts/sweep.sh init CONF RUN_DIR)"
+  [ -r "$1/sweep.conf" ] || pd_die "$1 is not a run directory (no $1/sweep.conf): make it with bash jobscripts/sweep.sh init inputs/sweep_quick.conf $1"
+  RUN=$(cd "$1" && pwd)
+  # shellcheck disable=SC1091
+  . "$RUN/sweep.conf"
+  PDEDIFF=${PDEDIFF:-$PDEDIFF_ROOT/build/app/pdediff}
+  [ -x "$PDEDIFF" ] || pd_die "$PDEDIFF not built (bash jobscripts/quickstart.sh run builds it; or set PDEDIFF=/path/to/pdediff)"
+  mkdir -p "$RUN/data" "$RUN/models" "$RUN/posts" "$RUN/logs" "$RUN/figures"
+  # one thread per rank; Open MPI refuses root without the two variables
+  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+}
+
+# pd_launcher NP: the MPI launcher words: srun inside a SLURM allocation (every task of the job),
+# mpirun -n NP otherwise, PDEDIFF_LAUNCHER if set. pd_launch NP cmd...: runs cmd with it.
+pd_launcher() {
+  if [ -n "${PDEDIFF_LAUNCHER:-}" ]; then echo "$PDEDIFF_LAUNCHER"
+  elif [ -n "${SLURM_JOB_ID:-}" ]; then echo "srun --mpi=${PDEDIFF_SRUN_MPI:-pmix}"
+  else echo "mpirun -n $1 --oversubscribe"; fi
+}
+pd_launch() {
+  local np=$1; shift
+  # shellcheck disable=SC2046
+  $(pd_launcher "$np") "$@"
+}
+
+# pd_job_label: how a job names itself in messages (array job_task, plain job, or local).
+pd_job_label() {
+  if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then echo "job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+  elif [ -n "${SLURM_JOB_ID:-}" ]; then echo "job $SLURM_JOB_ID"
+  else echo "local run"; fi
+}
+
+# pd_fail STAGE WHAT STATUS: records the failure in RUN/FAILED (the driver's status names it) and exits.
+pd_fail() {
+  local log=${PDEDIFF_LOG:-}
+  if [ -z "$log" ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    log=$(scontrol show job "${SLURM_JOB_ID}" 2>/dev/null | sed -n 's/^ *StdOut=//p' | head -1)
+  fi
+  local msg="$1: $2 failed (status $3) in $(pd_job_label): see ${log:-its job log}"
+  echo "$msg" >> "$RUN/FAILED"
+  echo "$msg" >&2
+  exit 1
+}
+
+# pd_cell N: sets TAG FORM LEVEL CELL_ARGS from line N (0-based) of RUN/cells.txt.
+pd_cell() {
+  local line
+  line=$(sed -n "$(( $1 + 1 ))p" "$RUN/cells.txt")
+  [ -n "$line" ] || pd_die "no cell $1 in $RUN/cells.txt ($(wc -l < "$RUN/cells.txt") cells: array indices 0..$(( $(wc -l < "$RUN/cells.txt") - 1 )))"
+  read -r TAG FORM LEVEL CELL_ARGS <<< "$line"
+}
+
+# pd_task: the array index of this job (SLURM array, or PDEDIFF_TASK from the local runner).
+pd_task() {
+  local t=${SLURM_ARRAY_TASK_ID:-${PDEDIFF_TASK:-}}
+  [ -n "$t" ] || pd_die "$(basename "$0"): no cell index: submit it as an array (sbatch --array=0-$(( $(wc -l < "$RUN/cells.txt") - 1 )) ...) or set PDEDIFF_TASK=N"
+  echo "$t"
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The paper reproduction (Sec. 5.2) as one sweep of jobs, on SLURM or on a workstation.
+#   bash jobscripts/sweep.sh submit inputs/sweep_paper.conf runs/paper   # SLURM: the whole chain
+#   bash jobscripts/sweep.sh local  inputs/sweep_quick.conf runs/quick   # same scripts, mpirun, in order
+#   bash jobscripts/sweep.sh status runs/paper                           # job states; names failures
+#   bash jobscripts/sweep.sh wait   runs/paper                           # until done, then status
+#   bash jobscripts/sweep.sh init   CONF RUN                             # only make the run directory
+# submit: generate -> array of training jobs (formulations x noise levels, then the mask models)
+#   -> array of sampling jobs, task i after training task i (--dependency=aftercorr) -> postprocess
+#   after all sampling (afterok). A failed job cancels everything downstream of it
+#   (--kill-on-invalid-dep); status names the failed job and its log. Training jobs requeue
+#   themselves at their time limit and resume from the checkpoint.
+# Extra sbatch arguments for every job (partition, account, qos): SBATCH_EXTRA="--partition=... ".
+# A run directory that already has results keeps them: resubmitting skips finished cells.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/common.sh"
+pd_find_root
+usage() { echo "usage: $0 init|submit|local CONF RUN_DIR   or   $0 status|wait RUN_DIR" >&2; exit 2; }
+cmd=${1:-}; [ -n "$cmd" ] || usage; shift
+
+# init CONF RUN: checks the experiment, snapshots it and its options files, writes the cell list.
+init_run() {
+  local conf=$1 run=$2 f
+  [ -r "$conf" ] || pd_die "sweep: experiment file $conf not found (see inputs/sweep_paper.conf, inputs/sweep_quick.conf)"
+  (
+    # shellcheck disable=SC1090
+    . "$conf"
+    for v in DATA_OPTS TRAIN_OPTS POST_OPTS FORMS LEVELS NP_GENERATE NP_TRAIN NP_POST; do
+      [ -n "${!v:-}" ] || pd_die "sweep: $conf does not set $v (every experiment sets DATA_OPTS TRAIN_OPTS POST_OPTS FORMS LEVELS NP_GENERATE NP_TRAIN NP_POST)"
+    done
+    for f in $FORMS ${MASK_FORMS:-}; do
+      case "$f" in ve|vp|xi1|xi2|xi3|xi4) ;; *) pd_die "sweep: $conf: unknown formulation '$f' in FORMS/MASK_FORMS: use ve, vp or xiP (P = 1..4)" ;; esac
+    done
+    for l in $LEVELS ${MASK_LEVELS:-}; do
+      [[ "$l" =~ ^[0-9]*[.]?[0-9]+$ ]] || pd_die "sweep: $conf: noise level '$l' is not a number (LEVELS/MASK_LEVELS: fractions of the concentration range, e.g. 0 0.01 0.02)"
+    done
+    for f in "$DATA_OPTS" "$TRAIN_OPTS" "$POST_OPTS"; do
+      [ -r "$PDEDIFF_ROOT/$f" ] || [ -r "$f" ] || pd_die "sweep: $conf: options file $f not found"
+    done
+  ) || exit 2
+  if [ -e "$run/sweep.conf" ] && ! cmp -s "$conf" "$run/sweep.conf"; then
+    pd_die "sweep: $run already holds another experiment ($run/sweep.conf differs from $conf): use a new run directory"
+  fi
+  mkdir -p "$run/inputs" "$run/logs"
+  cp "$conf" "$run/sweep.conf"
+  # shellcheck disable=SC1090
+  . "$conf"
+  for f in "$DATA_OPTS" "$TRAIN_OPTS" "$POST_OPTS"; do
+    if [ -r "$PDEDIFF_ROOT/$f" ]; then f=$PDEDIFF_ROOT/$f; fi
+    cp "$f" "$run/inputs/"
+  done
+  {
+    for form in $FORMS; do for level in $LEVELS; do cell_line "${form}_$level" "$form" "$level"; done; done
+    for form in ${MASK_FORMS:-}; do for level in ${MASK_LEVELS:-$LEVELS}; do
+      cell_line "${form}_mask_$level" "$form" "$level" "${MASK_ARGS:--mask_prob 0.7 -mask_copies 4}"; done; done
+  } > "$run/cells.txt.tmp"
+  mv "$run/cells.txt.tmp" "$run/cells.txt"
+  echo "sweep: $run: $(wc -l < "$run/cells.txt") cells ($(awk '{print $1}' "$run/cells.txt" | tr '\n' ' '))"
+}
+# cell_line TAG FORM LEVEL [EXTRA]: one line of cells.txt (xiP becomes -sde_type xi -sde_p P)
+cell_line() { case "$2" in xi*) echo "$1 xi $3 -sde_p ${2#xi} ${4:-}" ;; *) echo "$1 $2 $3 ${4:-}" ;; esac; }
+
+ncells() { wc -l < "$RUN/cells.txt"; }
+
+# submit: the dependency chain. Every job: its log under RUN/logs, PDEDIFF_ROOT exported.
+submit_run() {
+  command -v sbatch > /dev/null || pd_die "sweep: sbatch not found: no SLURM here; run the same sweep with: $0 local CONF RUN"
+  local n common gen train post pp
+  n=$(ncells)
+  [ ! -s "$RUN/jobs.txt" ] || ! squeue -h -j "$(awk '{print $2}' "$RUN/jobs.txt" | paste -sd,)" 2>/dev/null | grep -q . \
+    || pd_die "sweep: jobs of $RUN are still queued or running ($RUN/jobs.txt): wait for them or scancel them first"
+  rm -f "$RUN/FAILED"
+  # a rejected submission (bad partition, limits) cancels the jobs already queued: no half chain
+  local queued=""
+  trap 'st=$?; if [ $st -ne 0 ] && [ -n "$queued" ]; then scancel ${queued//,/ } 2>/dev/null || true;
+        echo "sweep: a submission failed (sbatch above): cancelled the jobs already queued ($queued)" >&2; fi' EXIT
+  # shellcheck disable=SC2206
+  common=(--parsable --kill-on-invalid-dep=yes --export=ALL,PDEDIFF_ROOT="$PDEDIFF_ROOT" ${SBATCH_EXTRA:-})
+  gen=$(sbatch "${common[@]}" --job-name="pd-gen-$EXPERIMENT" --ntasks="$NP_GENERATE" ${TIME_GENERATE:+--time=$TIME_GENERATE} \
+    --output="$RUN/logs/generate-%j.out" "$here/generate.sbatch" "$RUN"); queued=$gen
+  train=$(sbatch "${common[@]}" --job-name="pd-train-$EXPERIMENT" --array="0-$((n - 1))" --ntasks="$NP_TRAIN" \
+    ${TIME_TRAIN:+--time=$TIME_TRAIN} ${SIGNAL_TRAIN:+--signal=$SIGNAL_TRAIN} --dependency="afterok:$gen" \
+    --output="$RUN/logs/train-%A_%a.out" "$here/train.sbatch" "$RUN"); queued+=",$train"
+  post=$(sbatch "${common[@]}" --job-name="pd-post-$EXPERIMENT" --array="0-$((n - 1))" --ntasks="$NP_POST" \
+    ${TIME_POST:+--time=$TIME_POST} --dependency="aftercorr:$train" \
+    --output="$RUN/logs/posterior-%A_%a.out" "$here/posterior.sbatch" "$RUN"); queued+=",$post"
+  pp=$(sbatch "${common[@]}" --job-name="pd-pp-$EXPERIMENT" --ntasks=1 ${TIME_POSTPROCESS:+--time=$TIME_POSTPROCESS} \
+    --dependency="afterok:$post" --output="$RUN/logs/postprocess-%j.out" "$here/postprocess.sbatch" "$RUN")
+  trap - EXIT
+  printf 'generate %s\ntrain %s\nposterior %s\npostprocess %s\n' "$gen" "$train" "$post" "$pp" > "$RUN/jobs.txt"
+  echo "sweep: submitted generate $gen, train $train (array 0-$((n - 1))), posterior $post (array, task i after train task i), postprocess $pp; logs in $RUN/logs"
+}
+
+# local: the same stage scripts in order with mpirun; stops at the first failure.
+local_run() {
+  local n i st log
+  n=$(ncells)
+  rm -f "$RUN/FAILED"
+  run_stage() { # name task script
+    log="$RUN/logs/$1-local${2:+_$2}.out"
+    echo "sweep: $1${2:+ cell $2} -> $log"
+    PDEDIFF_TASK=$2 PDEDIFF_LOG=$log bash "$here/$3" "$RUN" >> "$log" 2>&1 && return 0
+    st=$?
+    echo "sweep: stage $1${2:+ cell $2 ($(sed -n "$(($2 + 1))p" "$RUN/cells.txt" | awk '{print $1}'))} failed (status $st): see $log; nothing downstream runs" >&2
+    exit 1
+  }
+  run_stage generate "" generate.sbatch
+  for i in $(seq 0 $((n - 1))); do
+    run_stage train "$i" train.sbatch
+    run_stage posterior "$i" posterior.sbatch
+  done
+  run_stage postprocess "" postprocess.sbatch
+  echo "sweep: done: report $RUN/report.md"
+}
+
+# status: every job's state (sacct when accounting runs, else scontrol); failures named with logs.
+status_run() {
+  [ -s "$RUN/jobs.txt" ] || pd_die "sweep: $RUN has no submitted jobs ($RUN/jobs.txt): submit with $0 submit CONF $RUN"
+  local ids bad=0 running=0 stage id line jid state code log
+  ids=$(awk '{print $2}' "$RUN/jobs.txt" | paste -sd,)
+  if sacct -n -X -P -j "$ids" -o JobID,State,ExitCode > "$RUN/logs/states.txt.tmp" 2>/dev/null && [ -s "$RUN/logs/states.txt.tmp" ]; then
+    mv "$RUN/logs/states.txt.tmp" "$RUN/logs/states.txt"
+  else
+    # no accounting: the controller's view (jobs stay visible MinJobAge seconds after they end)
+    rm -f "$RUN/logs/states.txt.tmp"
+    for id in ${ids//,/ }; do
+      scontrol -o show job "$id" 2>/dev/null | sed -n 's/.*JobId=\([0-9]*\) .*ArrayJobId=\([0-9]*\) ArrayTaskId=\([0-9]*\).*JobState=\([A-Z_]*\).*ExitCode=\([0-9:]*\).*/\2_\3|\4|\5/p;
+        /ArrayJobId/!s/.*JobId=\([0-9]*\) .*JobState=\([A-Z_]*\).*ExitCode=\([0-9:]*\).*/\1|\2|\3/p'
+    done > "$RUN/logs/states.txt"
+  fi
+  while IFS='|' read -r jid state code; do
+    if [[ "$jid" =~ ^([0-9]+)_\[([0-9]+)\]$ ]]; then jid=${BASH_REMATCH[1]}_${BASH_REMATCH[2]}; fi   # a pending task: 12_[3]
+    stage=$(awk -v j="${jid%%_*}" '$2 == j {print $1}' "$RUN/jobs.txt")
+    case "$state" in
+      COMPLETED) ;;
+      PENDING|RUNNING|REQUEUED|CONFIGURING|COMPLETING|SUSPENDED|RESIZING) running=$((running + 1)) ;;
+      *)
+        bad=$((bad + 1))
+        log="$RUN/logs/$stage-$jid.out" line=""
+        if [[ "$jid" =~ _([0-9]+)$ ]]; then line=" (cell $(sed -n "$(( BASH_REMATCH[1] + 1 ))p" "$RUN/cells.txt" | awk '{print $1}'))"; fi
+        if [ "$state" = CANCELLED ] && [ "$code" = "0:0" ] && [ ! -e "$log" ]; then
+          echo "sweep: $stage job $jid$line was cancelled before it ran (a job it depends on failed)"
+        else
+          echo "sweep: $stage job $jid$line $state (exit $code): see $log"
+        fi ;;
+    esac
+  done < "$RUN/logs/states.txt"
+  [ ! -s "$RUN/FAILED" ] || { echo "sweep: failures reported by the jobs ($RUN/FAILED):"; sed 's/^/  /' "$RUN/FAILED"; }
+  if [ $bad -gt 0 ]; then echo "sweep: $bad job(s) did not complete; nothing downstream of a failed job runs"; return 1; fi
+  if [ $running -gt 0 ]; then echo "sweep: $running job(s) pending or running"; return 3; fi
+  echo "sweep: all $(wc -l < "$RUN/logs/states.txt") jobs COMPLETED; report $RUN/report.md"
+}
+
+wait_run() {
+  local ids
+  [ -s "$RUN/jobs.txt" ] || pd_die "sweep: $RUN has no submitted jobs ($RUN/jobs.txt)"
+  ids=$(awk '{print $2}' "$RUN/jobs.txt" | paste -sd,)
+  while squeue -h -j "$ids" -o %i 2>/dev/null | grep -q .; do sleep "${POLL:-5}"; done
+  status_run
+}
+
+case "$cmd" in
+  init|submit|local)
+    [ $# -eq 2 ] || usage
+    init_run "$1" "$2"
+    pd_load_run "$2"
+    case "$cmd" in submit) submit_run ;; local) local_run ;; esac ;;
+  status|wait)
+    [ $# -eq 1 ] || usage
+    [ -r "$1/sweep.conf" ] || pd_die "sweep: $1 is not a run directory (no $1/sweep.conf)"
+    RUN=$(cd "$1" && pwd)
+    if [ "$cmd" = status ]; then status_run; else wait_run; fi ;;
+  *) usage ;;
+esac

@@ -1,6 +1,8 @@
 #include "adam.h"
 #include <math.h>
 
+const char *const AdamSchedules[] = {"constant", "cosine", "AdamSchedule", "ADAM_SCHEDULE_", NULL};
+
 PetscErrorCode AdamOptsSetDefaults(AdamOpts *o)
 {
   PetscFunctionBeginUser;
@@ -9,6 +11,9 @@ PetscErrorCode AdamOptsSetDefaults(AdamOpts *o)
   o->beta2        = 0.999;
   o->eps          = 1e-8;
   o->weight_decay = 0.0;
+  o->schedule     = ADAM_SCHEDULE_CONSTANT;
+  o->lr_min       = 1e-5;
+  o->total_steps  = 0;
   PetscFunctionReturn(0);
 }
 
@@ -20,6 +25,7 @@ PetscErrorCode AdamOptsValidate(const AdamOpts *o)
   PetscCheck(o->beta2 >= 0 && o->beta2 < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta2 %g: must lie in [0, 1)", (double)o->beta2);
   PetscCheck(o->eps > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_eps %g: must be > 0", (double)o->eps);
   PetscCheck(o->weight_decay >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_weight_decay %g: must be >= 0 (0 = off)", (double)o->weight_decay);
+  PetscCheck(o->schedule == ADAM_SCHEDULE_CONSTANT || (o->lr_min > 0 && o->lr_min <= o->lr), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_lr_min %g: the final learning rate of the cosine schedule must lie in (0, -adam_lr = %g]", (double)o->lr_min, (double)o->lr);
   PetscFunctionReturn(0);
 }
 
@@ -32,6 +38,8 @@ PetscErrorCode AdamOptsSetFromOptions(MPI_Comm comm, const char prefix[], AdamOp
   PetscCall(PetscOptionsReal("-adam_beta2", "Second-moment decay in [0, 1)", "adam", o->beta2, &o->beta2, NULL));
   PetscCall(PetscOptionsReal("-adam_eps", "Denominator guard > 0", "adam", o->eps, &o->eps, NULL));
   PetscCall(PetscOptionsReal("-adam_weight_decay", "Decoupled (AdamW) weight decay >= 0; 0 = off", "adam", o->weight_decay, &o->weight_decay, NULL));
+  PetscCall(PetscOptionsEnum("-adam_schedule", "Learning rate over training: constant (the paper) or cosine decay to -adam_lr_min at the last step", "adam", AdamSchedules, (PetscEnum)o->schedule, (PetscEnum *)&o->schedule, NULL));
+  PetscCall(PetscOptionsReal("-adam_lr_min", "Cosine schedule: the learning rate at the last step", "adam", o->lr_min, &o->lr_min, NULL));
   PetscOptionsEnd();
   PetscCall(AdamOptsValidate(o));
   PetscFunctionReturn(0);
@@ -56,17 +64,25 @@ PetscErrorCode AdamDestroy(Adam *a)
   PetscFunctionReturn(0);
 }
 
+PetscReal AdamLearningRate(const AdamOpts *o, PetscInt64 step)
+{
+  if (o->schedule == ADAM_SCHEDULE_CONSTANT || o->total_steps <= 0) return o->lr;
+  const double f = step >= o->total_steps ? 1.0 : (double)step / (double)o->total_steps;
+  return o->lr_min + 0.5 * (o->lr - o->lr_min) * (1.0 + cos(M_PI * f));
+}
+
 PetscErrorCode AdamStep(Adam *a, float p[], const float g[])
 {
   PetscFunctionBeginUser;
+  const double lr = AdamLearningRate(&a->o, a->step);
   a->step++;
   /* scalars in double: the bias corrections 1 - b^t underflow badly in float for small t */
   const double b1 = a->o.beta1, b2 = a->o.beta2;
   const double c1 = 1.0 - pow(b1, (double)a->step), c2 = 1.0 - pow(b2, (double)a->step);
-  const float  lr_c = (float)(a->o.lr / c1), isc2 = (float)(1.0 / sqrt(c2)), eps = (float)a->o.eps;
+  const float  lr_c = (float)(lr / c1), isc2 = (float)(1.0 / sqrt(c2)), eps = (float)a->o.eps;
   /* 1 - b in double before rounding: 1 - (float)0.999 is off by 1.3e-5 relative */
   const float  fb1 = (float)b1, fb2 = (float)b2, omb1 = (float)(1.0 - b1), omb2 = (float)(1.0 - b2);
-  const float  wd = (float)(a->o.lr * a->o.weight_decay);
+  const float  wd = (float)(lr * a->o.weight_decay);
   float       *m = a->m, *v = a->v;
   for (PetscInt i = 0; i < a->n; i++) {
     const float gi = g[i];

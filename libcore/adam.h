@@ -4,13 +4,25 @@
  * Update (as PyTorch's torch.optim.Adam, bias-corrected):
  *   m = b1 m + (1-b1) g,  v = b2 v + (1-b2) g^2,
  *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)  [- lr * wd * p, decoupled (AdamW)]
- * Defaults: lr 1e-3 (Appendix A), betas (0.9, 0.999), eps 1e-8, weight decay 0 (off). */
+ * Defaults: lr 1e-3 (Appendix A), betas (0.9, 0.999), eps 1e-8, weight decay 0 (off).
+ * Learning-rate schedule (beyond the paper, which keeps lr constant): cosine decay from lr at step
+ * 0 to lr_min at step total_steps (the trainer sets it: epochs x steps per epoch), a function of
+ * the step alone, so a restarted run follows the same schedule bitwise. */
 #ifndef PDEDIFF_ADAM_H
 #define PDEDIFF_ADAM_H
 #include <petscsys.h>
 
+typedef enum {
+  ADAM_SCHEDULE_CONSTANT,
+  ADAM_SCHEDULE_COSINE
+} AdamSchedule;
+extern const char *const AdamSchedules[];
+
 typedef struct {
-  PetscReal lr, beta1, beta2, eps, weight_decay;
+  PetscReal    lr, beta1, beta2, eps, weight_decay;
+  AdamSchedule schedule;
+  PetscReal    lr_min;      /* cosine: the learning rate at total_steps */
+  PetscInt64   total_steps; /* cosine: length of the decay (0: not set, constant lr) */
 } AdamOpts;
 
 typedef struct {
@@ -21,11 +33,13 @@ typedef struct {
 } Adam;
 
 PetscErrorCode AdamOptsSetDefaults(AdamOpts *o);
-/* -adam_lr, -adam_beta1, -adam_beta2, -adam_eps, -adam_weight_decay; validated. */
+/* -adam_lr, -adam_beta1, -adam_beta2, -adam_eps, -adam_weight_decay, -adam_schedule, -adam_lr_min; validated. */
 PetscErrorCode AdamOptsSetFromOptions(MPI_Comm comm, const char prefix[], AdamOpts *o);
 PetscErrorCode AdamOptsValidate(const AdamOpts *o);
 PetscErrorCode AdamCreate(const AdamOpts *o, PetscInt n, Adam *a);
 PetscErrorCode AdamDestroy(Adam *a);
+/* The learning rate of update number step + 1 (step updates already taken). */
+PetscReal AdamLearningRate(const AdamOpts *o, PetscInt64 step);
 /* One update of params (n) from the gradient grad (n). */
 PetscErrorCode AdamStep(Adam *a, float params[], const float grad[]);
 

@@ -124,6 +124,7 @@ PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed
   PetscCall(PetscMalloc1(a->nparams, &tr->params));
   PetscCall(MlpInitParams_f(a, (uint64_t)init_seed, tr->params));
   PetscCall(AdamCreate(ao, a->nparams, &tr->adam));
+  tr->adam.o.total_steps = o->epochs * train_steps_per_epoch(d, o); /* length of a cosine schedule */
   const PetscInt B = (PetscInt)PetscMin((PetscInt64)o->batch, d->N); /* most rows one rank can get */
   PetscCall(DsmWorkCreate(a, d->nx, d->ncond, PetscMax(B, 1), &tr->dw));
   PetscCall(PetscMalloc1(a->nparams + 3, &tr->gbuf));
@@ -310,6 +311,8 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioAttrReal(&io, "/", "adam_beta2", tr->adam.o.beta2));
   PetscCall(H5ioAttrReal(&io, "/", "adam_eps", tr->adam.o.eps));
   PetscCall(H5ioAttrReal(&io, "/", "adam_weight_decay", tr->adam.o.weight_decay));
+  PetscCall(H5ioAttrString(&io, "/", "adam_schedule", AdamSchedules[tr->adam.o.schedule]));
+  PetscCall(H5ioAttrReal(&io, "/", "adam_lr_min", tr->adam.o.lr_min));
   PetscCall(H5ioAttrReal(&io, "/", "last_loss", tr->last_loss));
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss", tr->epoch_loss));
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss_sum", tr->epoch_loss_sum));

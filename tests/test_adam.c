@@ -4,7 +4,10 @@
  * 2. The first step moves every parameter by lr * g/(|g| + eps/sqrt(1-b2)) ~ lr sign(g).
  * 3. Decoupled weight decay shrinks a parameter with zero gradient by exactly (1 - lr wd) per step.
  * 4. On a quadratic with curvatures spanning 1e-2 .. 1e2 the loss falls by more than 1e6.
- * 5. Out-of-range options are errors. */
+ * 5. Out-of-range options are errors.
+ * 6. Cosine schedule: lr at step 0, the midpoint and total_steps equal lr, (lr + lr_min)/2 and
+ *    lr_min; past the end it stays at lr_min; a scheduled step equals a constant-lr step taken
+ *    with the schedule's rate; constant schedule (or no length) keeps lr. */
 #include "adam.h"
 #include "rng.h"
 #include "testutil.h"
@@ -94,6 +97,40 @@ int main(int argc, char **argv)
       *f[bad[i].k] = bad[i].v;
       CHECK(AdamOptsValidate(&ob) != 0, "AdamOptsValidate rejects %s", bad[i].what);
     }
+    PetscCall(PetscPopErrorHandler());
+  }
+  /* 6 */
+  {
+    AdamOpts oc = o, ok;
+    oc.schedule    = ADAM_SCHEDULE_COSINE;
+    oc.lr_min      = 1e-5;
+    oc.total_steps = 1000;
+    const double l0 = AdamLearningRate(&oc, 0), lm = AdamLearningRate(&oc, 500), le = AdamLearningRate(&oc, 1000), lp = AdamLearningRate(&oc, 5000);
+    const double l250 = AdamLearningRate(&oc, 250), want250 = 1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + cos(M_PI / 4));
+    CHECK(fabs(l0 - oc.lr) < 1e-18 && fabs(lm - 0.5 * (oc.lr + oc.lr_min)) < 1e-18 && fabs(le - oc.lr_min) < 1e-18 && fabs(lp - oc.lr_min) < 1e-18,
+          "cosine schedule: lr %.6g at step 0, %.6g at 500 (expected %.6g), %.6g at 1000 and %.6g at 5000 (expected lr_min %.6g)", l0, lm, 0.5 * (oc.lr + oc.lr_min), le, lp, oc.lr_min);
+    CHECK(fabs(l250 - want250) < 1e-18, "cosine schedule at a quarter: %.9g (expected %.9g)", l250, want250);
+    ok = o;
+    ok.total_steps = 1000;
+    CHECK(AdamLearningRate(&ok, 500) == ok.lr, "constant schedule keeps lr %.6g", AdamLearningRate(&ok, 500));
+    oc.total_steps = 0;
+    CHECK(AdamLearningRate(&oc, 500) == oc.lr, "cosine without a length keeps lr");
+    /* step 501 of a cosine run = the same state advanced with a constant lr equal to the schedule's */
+    Adam   ac, ak;
+    float  pc[3] = {1, -2, 3}, pk[3] = {1, -2, 3}, gg[3] = {0.5f, -1e-3f, 20.0f};
+    oc.total_steps = 1000;
+    PetscCall(AdamCreate(&oc, 3, &ac));
+    ok.lr = AdamLearningRate(&oc, 500);
+    PetscCall(AdamCreate(&ok, 3, &ak));
+    ac.step = ak.step = 500;
+    PetscCall(AdamStep(&ac, pc, gg));
+    PetscCall(AdamStep(&ak, pk, gg));
+    CHECK(pc[0] == pk[0] && pc[1] == pk[1] && pc[2] == pk[2], "a scheduled step uses the schedule's rate (%.9g vs %.9g)", (double)pc[0], (double)pk[0]);
+    PetscCall(AdamDestroy(&ac));
+    PetscCall(AdamDestroy(&ak));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    oc.lr_min = 2e-3;
+    CHECK(AdamOptsValidate(&oc) != 0, "AdamOptsValidate rejects lr_min > lr for the cosine schedule");
     PetscCall(PetscPopErrorHandler());
   }
   PetscCall(PetscFree5(p, g, pd, md, vd));

@@ -29,6 +29,7 @@ pd_load_run() {
   RUN=$(cd "$1" && pwd)
   # shellcheck disable=SC1091
   . "$RUN/sweep.conf"
+  : "${EXPERIMENT:=$(basename "$RUN")}" "${GENERATE_ARGS:=}" "${TRAIN_ARGS:=}" "${POST_ARGS:=}" "${MASK_FORMS:=}"
   PDEDIFF=${PDEDIFF:-$PDEDIFF_ROOT/build/app/pdediff}
   [ -x "$PDEDIFF" ] || pd_die "$PDEDIFF not built (bash jobscripts/quickstart.sh run builds it; or set PDEDIFF=/path/to/pdediff)"
   mkdir -p "$RUN/data" "$RUN/models" "$RUN/posts" "$RUN/logs" "$RUN/figures"
@@ -36,11 +37,12 @@ pd_load_run() {
   export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 }
 
-# pd_launcher NP: the MPI launcher words: srun inside a SLURM allocation (every task of the job),
+# pd_launcher NP: the MPI launcher words: srun inside a SLURM allocation (every task of the job;
+# the site's MpiDefault plugin unless PDEDIFF_SRUN_MPI names one, e.g. pmix or pmi2),
 # mpirun -n NP otherwise, PDEDIFF_LAUNCHER if set. pd_launch NP cmd...: runs cmd with it.
 pd_launcher() {
   if [ -n "${PDEDIFF_LAUNCHER:-}" ]; then echo "$PDEDIFF_LAUNCHER"
-  elif [ -n "${SLURM_JOB_ID:-}" ]; then echo "srun --mpi=${PDEDIFF_SRUN_MPI:-pmix}"
+  elif [ -n "${SLURM_JOB_ID:-}" ]; then echo "srun${PDEDIFF_SRUN_MPI:+ --mpi=$PDEDIFF_SRUN_MPI}"
   else echo "mpirun -n $1 --oversubscribe"; fi
 }
 pd_launch() {
@@ -76,9 +78,9 @@ pd_cell() {
   read -r TAG FORM LEVEL CELL_ARGS <<< "$line"
 }
 
-# pd_task: the array index of this job (SLURM array, or PDEDIFF_TASK from the local runner).
+# pd_task: sets TASK, the array index of this job (SLURM array, or PDEDIFF_TASK from the local runner).
 pd_task() {
-  local t=${SLURM_ARRAY_TASK_ID:-${PDEDIFF_TASK:-}}
-  [ -n "$t" ] || pd_die "$(basename "$0"): no cell index: submit it as an array (sbatch --array=0-$(( $(wc -l < "$RUN/cells.txt") - 1 )) ...) or set PDEDIFF_TASK=N"
-  echo "$t"
+  TASK=${SLURM_ARRAY_TASK_ID:-${PDEDIFF_TASK:-}}
+  [ -n "$TASK" ] || pd_die "$(basename "$0"): no cell index: submit it as an array (sbatch --array=0-$(( $(wc -l < "$RUN/cells.txt") - 1 )) ...) or set PDEDIFF_TASK=N"
+  [[ "$TASK" =~ ^[0-9]+$ ]] || pd_die "$(basename "$0"): cell index '$TASK' is not a non-negative integer"
 }

@@ -43,13 +43,17 @@ init_run() {
     pd_die "sweep: $run already holds another experiment ($run/sweep.conf differs from $conf): use a new run directory"
   fi
   mkdir -p "$run/inputs" "$run/logs"
-  cp "$conf" "$run/sweep.conf"
   # shellcheck disable=SC1090
   . "$conf"
   for f in "$DATA_OPTS" "$TRAIN_OPTS" "$POST_OPTS"; do
     if [ -r "$PDEDIFF_ROOT/$f" ]; then f=$PDEDIFF_ROOT/$f; fi
-    cp "$f" "$run/inputs/"
+    local snap; snap="$run/inputs/$(basename "$f")"
+    if [ -e "$snap" ] && ! cmp -s "$f" "$snap"; then
+      pd_die "sweep: $f changed since $run was made (its copy $snap is what the finished cells used): use a new run directory, or copy it over $snap deliberately"
+    fi
+    cp "$f" "$snap.tmp" && mv "$snap.tmp" "$snap"
   done
+  cp "$conf" "$run/sweep.conf"
   {
     for form in $FORMS; do for level in $LEVELS; do cell_line "${form}_$level" "$form" "$level"; done; done
     for form in ${MASK_FORMS:-}; do for level in ${MASK_LEVELS:-$LEVELS}; do
@@ -63,17 +67,23 @@ cell_line() { case "$2" in xi*) echo "$1 xi $3 -sde_p ${2#xi} ${4:-}" ;; *) echo
 
 ncells() { wc -l < "$RUN/cells.txt"; }
 
+# no_jobs_running RUN: refuse to touch a run directory whose jobs are still queued or running
+no_jobs_running() {
+  [ -s "$1/jobs.txt" ] && command -v squeue > /dev/null || return 0
+  if squeue -h -j "$(awk '{print $2}' "$1/jobs.txt" | paste -sd,)" 2>/dev/null | grep -q .; then
+    pd_die "sweep: jobs of $1 are still queued or running ($1/jobs.txt): wait for them or scancel them first"
+  fi
+}
+
 # submit: the dependency chain. Every job: its log under RUN/logs, PDEDIFF_ROOT exported.
 submit_run() {
   command -v sbatch > /dev/null || pd_die "sweep: sbatch not found: no SLURM here; run the same sweep with: $0 local CONF RUN"
   local n common gen train post pp
   n=$(ncells)
-  [ ! -s "$RUN/jobs.txt" ] || ! squeue -h -j "$(awk '{print $2}' "$RUN/jobs.txt" | paste -sd,)" 2>/dev/null | grep -q . \
-    || pd_die "sweep: jobs of $RUN are still queued or running ($RUN/jobs.txt): wait for them or scancel them first"
   rm -f "$RUN/FAILED"
   # a rejected submission (bad partition, limits) cancels the jobs already queued: no half chain
-  local queued=""
-  trap 'st=$?; if [ $st -ne 0 ] && [ -n "$queued" ]; then scancel ${queued//,/ } 2>/dev/null || true;
+  queued=""   # global: the EXIT trap runs after this function's locals are gone
+  trap 'st=$?; if [ $st -ne 0 ] && [ -n "${queued:-}" ]; then scancel ${queued//,/ } 2>/dev/null || true;
         echo "sweep: a submission failed (sbatch above): cancelled the jobs already queued ($queued)" >&2; fi' EXIT
   # shellcheck disable=SC2206
   common=(--parsable --kill-on-invalid-dep=yes --export=ALL,PDEDIFF_ROOT="$PDEDIFF_ROOT" ${SBATCH_EXTRA:-})
@@ -156,13 +166,26 @@ wait_run() {
   local ids
   [ -s "$RUN/jobs.txt" ] || pd_die "sweep: $RUN has no submitted jobs ($RUN/jobs.txt)"
   ids=$(awk '{print $2}' "$RUN/jobs.txt" | paste -sd,)
-  while squeue -h -j "$ids" -o %i 2>/dev/null | grep -q .; do sleep "${POLL:-5}"; done
-  status_run
+  local out st i
+  while :; do
+    out=$(squeue -h -j "$ids" -o %i 2>&1) || { echo "sweep: squeue failed ($out); retrying" >&2; sleep "${POLL:-5}"; continue; }
+    [ -n "$out" ] || break
+    sleep "${POLL:-5}"
+  done
+  # accounting is written asynchronously: give sacct a minute to see every job end
+  for i in $(seq 1 30); do
+    st=0; status_run > "$RUN/logs/status.tmp" || st=$?
+    [ $st -eq 3 ] || break
+    sleep 2
+  done
+  cat "$RUN/logs/status.tmp"; rm -f "$RUN/logs/status.tmp"
+  return $st
 }
 
 case "$cmd" in
   init|submit|local)
     [ $# -eq 2 ] || usage
+    no_jobs_running "$2"
     init_run "$1" "$2"
     pd_load_run "$2"
     case "$cmd" in submit) submit_run ;; local) local_run ;; esac ;;

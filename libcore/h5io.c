@@ -161,13 +161,19 @@ PetscErrorCode H5ioWriteProvenance(H5io *io, const char program[])
   gethostname(host, sizeof(host) - 1);
   PetscCallMPI(MPI_Bcast(host, sizeof(host), MPI_CHAR, 0, io->comm));
   PetscCall(H5ioAttrString(io, "/", "host", host));
-  PetscCall(H5ioAttrString(io, "/", "slurm_job_id", job ? job : "none"));
-  /* a job array task and a requeued job (time limit): which task, and how many attempts before this one */
-  if (ajob && atask) {
-    PetscCall(PetscSNPrintf(buf, sizeof(buf), "%s_%s", ajob, atask));
-    PetscCall(H5ioAttrString(io, "/", "slurm_array_task", buf));
-  }
-  if (restarts) PetscCall(H5ioAttrString(io, "/", "slurm_restart_count", restarts));
+  PetscCall(PetscStrncpy(buf, job ? job : "none", sizeof(buf)));
+  PetscCallMPI(MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, io->comm));
+  PetscCall(H5ioAttrString(io, "/", "slurm_job_id", buf));
+  /* a job array task and a requeued job (time limit): which task, and how many attempts before this
+     one; rank 0's environment decides for all (attribute writes are collective) */
+  buf[0] = 0;
+  if (ajob && atask) PetscCall(PetscSNPrintf(buf, sizeof(buf), "%s_%s", ajob, atask));
+  PetscCallMPI(MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, io->comm));
+  if (buf[0]) PetscCall(H5ioAttrString(io, "/", "slurm_array_task", buf));
+  buf[0] = 0;
+  if (restarts) PetscCall(PetscStrncpy(buf, restarts, sizeof(buf)));
+  PetscCallMPI(MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, io->comm));
+  if (buf[0]) PetscCall(H5ioAttrString(io, "/", "slurm_restart_count", buf));
   PetscFunctionReturn(0);
 }
 

@@ -312,7 +312,9 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioAttrReal(&io, "/", "adam_eps", tr->adam.o.eps));
   PetscCall(H5ioAttrReal(&io, "/", "adam_weight_decay", tr->adam.o.weight_decay));
   PetscCall(H5ioAttrString(&io, "/", "adam_schedule", AdamSchedules[tr->adam.o.schedule]));
+  PetscCall(H5ioAttrInt(&io, "/", "adam_schedule_id", tr->adam.o.schedule));
   PetscCall(H5ioAttrReal(&io, "/", "adam_lr_min", tr->adam.o.lr_min));
+  PetscCall(H5ioAttrInt(&io, "/", "adam_total_steps", tr->adam.o.total_steps));
   PetscCall(H5ioAttrReal(&io, "/", "last_loss", tr->last_loss));
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss", tr->epoch_loss));
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss_sum", tr->epoch_loss_sum));
@@ -374,6 +376,21 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   PetscCheck(v == o->seed, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_seed %lld but this run has %" PetscInt_FMT ": the restart would not continue the same random streams", path, (long long)v, o->seed);
   PetscCall(H5ioReadAttrInt(&io, "/", "train_batch", &v));
   PetscCheck(v == o->batch, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_batch %lld but this run has %" PetscInt_FMT, path, (long long)v, o->batch);
+  if (tr->adam.o.schedule == ADAM_SCHEDULE_COSINE) { /* a cosine run resumes on its own curve only */
+    PetscBool has;
+    PetscCall(H5ioHasAttr(&io, "/", "adam_schedule_id", &has));
+    if (has) PetscCall(H5ioReadAttrInt(&io, "/", "adam_schedule_id", &v));
+    if (has && v == ADAM_SCHEDULE_COSINE) {
+      PetscInt64 tot;
+      PetscReal  lr, lr_min;
+      PetscCall(H5ioReadAttrInt(&io, "/", "adam_total_steps", &tot));
+      PetscCall(H5ioReadAttrReal(&io, "/", "adam_lr", &lr));
+      PetscCall(H5ioReadAttrReal(&io, "/", "adam_lr_min", &lr_min));
+      PetscCheck(tot == tr->adam.o.total_steps && lr == tr->adam.o.lr && lr_min == tr->adam.o.lr_min, tr->comm, PETSC_ERR_ARG_INCOMP,
+                 "Checkpoint %s follows a cosine schedule from -adam_lr %g to -adam_lr_min %g over %lld steps, this run one from %g to %g over %lld steps: resume with the same -adam_lr, -adam_lr_min and -train_epochs (or -adam_schedule constant to go on at a fixed rate)",
+                 path, (double)lr, (double)lr_min, (long long)tot, (double)tr->adam.o.lr, (double)tr->adam.o.lr_min, (long long)tr->adam.o.total_steps);
+    }
+  }
   PetscCall(H5ioReadFloat(&io, "params", tr->arch.nparams, 0, tr->params));
   PetscCall(H5ioReadFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m));
   PetscCall(H5ioReadFloat(&io, "adam_v", tr->arch.nparams, 0, tr->adam.v));

@@ -40,7 +40,10 @@ def read_conf(path):
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             k, v = line.split("=", 1)
-            conf[k.strip()] = v.strip().strip('"')
+            v = v.strip().strip('"')
+            for name, val in sorted(conf.items(), key=lambda kv: -len(kv[0])):  # $LEVELS etc., as the shell would
+                v = v.replace("${" + name + "}", val).replace("$" + name, val)
+            conf[k.strip()] = v
     return conf
 
 
@@ -76,7 +79,7 @@ def results(cells, run):
     for c in cells:
         p = os.path.join(run, "posts", c["tag"] + ".post.h5")
         if not os.path.exists(p):
-            rows.append(f"| {c['tag']} | {c['form'].upper()} | {'yes' if c['mask'] else 'no'} | {c['level']:g} | – | missing: {os.path.relpath(p, run)} |" + " |" * 8)
+            rows.append(f"| {c['tag']} | {c['form'].upper()} | {'yes' if c['mask'] else 'no'} | {c['level']:g} | – | missing: {os.path.relpath(p, run)} |" + " – |" * 9)
             continue
         with h5py.File(p, "r") as f:
             ref = "exact" if "exact" in f else ("MCMC" if "mcmc" in f else None)

@@ -10,7 +10,10 @@
  * 4. The loss decreases (mean of the last 10 steps < 0.9 x mean of the first 10).
  * 5. Checkpoint restart: 30 steps, checkpoint to HDF5, a fresh trainer loads it and takes 30 more:
  *    weights bitwise equal to 60 straight steps at the same rank count. Loading it into a
- *    different architecture or with another seed is an error. */
+ *    different architecture or with another seed is an error.
+ * 6. The same with the cosine learning-rate schedule (decay over this run's epochs): restart is
+ *    bitwise exact, differs from the constant-rate run, and resuming with another length of the
+ *    schedule (-train_epochs) is an error. */
 #include "train.h"
 #include "rng.h"
 #include "sampler.h"
@@ -140,6 +143,45 @@ int main(int argc, char **argv)
     PetscCall(PetscPopErrorHandler());
     PetscCall(TrainerDestroy(&tc));
     CHECK(e1 != 0 && e2 != 0 && e3 != 0, "checkpoint of another architecture (%d), another seed (%d), a missing file (%d) are errors", (int)e1, (int)e2, (int)e3);
+  }
+  /* 6 */
+  {
+    Trainer   tcs, ta, tb, tc;
+    AdamOpts  aoc = ao;
+    TrainOpts toc = to, tol = to;
+    PetscInt  pdiff = 0, gd, cdiff = 0, gc;
+    PetscMPIInt size;
+    char      ckpt[64];
+    aoc.schedule = ADAM_SCHEDULE_COSINE;
+    aoc.lr_min   = 1e-5;
+    toc.epochs   = 15; /* a schedule longer than the 60 steps: the rate changes at every step */
+    tol.epochs   = 16;
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+    PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_train_cos_np%d.h5", size));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aoc, &dw, &toc, &tcs));
+    PetscCall(TrainerSteps(&tcs, &sch, &dw, &toc, NSTEPS, NULL));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aoc, &dw, &toc, &ta));
+    PetscCall(TrainerSteps(&ta, &sch, &dw, &toc, NSTEPS / 2, NULL));
+    PetscCall(TrainerSaveCheckpoint(&ta, &toc, ckpt));
+    PetscCall(TrainerDestroy(&ta));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &aoc, &dw, &toc, &tb));
+    PetscCall(TrainerLoadCheckpoint(&tb, &toc, ckpt));
+    PetscCall(TrainerSteps(&tb, &sch, &dw, &toc, NSTEPS - NSTEPS / 2, NULL));
+    for (PetscInt k = 0; k < a.nparams; k++) {
+      pdiff += tb.params[k] != tcs.params[k];
+      cdiff += tcs.params[k] != tw.params[k];
+    }
+    PetscCallMPI(MPI_Allreduce(&pdiff, &gd, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCallMPI(MPI_Allreduce(&cdiff, &gc, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    CHECK(gd == 0 && gc > 0, "cosine schedule over %lld steps: 30 + restart + 30 vs 60 straight: %d parameters differ (bitwise); %d differ from the constant-rate run", (long long)tcs.adam.o.total_steps, (int)gd, (int)gc);
+    PetscCall(TrainerDestroy(&tb));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aoc, &dw, &tol, &tc));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    PetscErrorCode e1 = TrainerLoadCheckpoint(&tc, &tol, ckpt);
+    PetscCall(PetscPopErrorHandler());
+    PetscCall(TrainerDestroy(&tc));
+    CHECK(e1 != 0, "resuming a cosine run with another schedule length (%lld vs %lld steps) is an error", (long long)(tol.epochs * train_steps_per_epoch(&dw, &tol)), (long long)tcs.adam.o.total_steps);
+    PetscCall(TrainerDestroy(&tcs));
   }
   PetscCall(TrainerDestroy(&tw));
   PetscCall(TrainerDestroy(&ts));

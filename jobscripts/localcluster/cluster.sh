@@ -65,7 +65,8 @@ mariadb --no-defaults --socket="$dir/mysqld.sock" -u root -e \
   "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$dbpass'; GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" \
   || die "could not create the slurm database user: see $dir/log/mariadb.log"
 
-cpus=$(nproc)
+# the node as slurmd sees it (not nproc: it follows OMP_NUM_THREADS)
+cpus=$(slurmd -C | sed -n 's/.* CPUs=\([0-9]*\).*/\1/p'); cpus=${cpus:-$(getconf _NPROCESSORS_ONLN)}
 mem=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p'); mem=${mem:-4000}
 fill() {
   sed -e "s|@DIR@|$dir|g" -e "s|@HOST@|$(hostname -s)|g" -e "s|@USER@|$(id -un)|g" -e "s|@CPUS@|$cpus|g" \

@@ -9,6 +9,7 @@
 #    downstream of it are cancelled before they run, the healthy cell finishes, no report;
 #  - time limit: a training job with a 2-minute limit and the real --signal=B:USR1@30 is requeued
 #    (sacct REQUEUED), resumes from its checkpoint (step > 0) and completes all its steps;
+#  - scancel of a training job: checkpoint written, CANCELLED, not requeued;
 #  - bad input (unknown formulation): nothing is submitted; a submission SLURM rejects half way
 #    (invalid time limit) cancels the jobs it had queued.
 set -euo pipefail
@@ -147,4 +148,22 @@ assert steps == want, f"model has {steps} steps, expected {want}"
 assert int(f.attrs["slurm_restart_count"].decode()) >= 1, "the model does not record its requeues"
 print(f"slurm_cluster: resumed at step $step, completed all {steps} steps after {f.attrs['slurm_restart_count'].decode()} requeue(s)")
 EOF
+
+# --- scancel is not a time limit: the job stays cancelled, its checkpoint written ---------------
+bash "$sweep" init requeue.conf run_cancel
+cp run_quick/data/dataset.h5 run_cancel/data/
+jid=$(sbatch --parsable --array=0 --ntasks=1 --time=10 --signal=B:USR1@120 --export=ALL,PDEDIFF_ROOT="$root" \
+      --output="$work/run_cancel/logs/train-%A_%a.out" "$root/jobscripts/train.sbatch" run_cancel -train_epochs 100000 -train_log_interval 2)
+log=run_cancel/logs/train-${jid}_0.out
+for _ in $(seq 1 120); do grep -q "^train: step" "$log" 2>/dev/null && break; sleep 1; done
+grep -q "^train: step" "$log" || fail "the training job to cancel did not start training"
+scancel "$jid"
+for _ in $(seq 1 60); do [ -z "$(squeue -h -j "$jid")" ] && break; sleep 1; done
+sleep 5
+[ -z "$(squeue -h -j "$jid")" ] || fail "the cancelled training job is queued again (requeued after scancel)"
+sacct -n -X -D -P -j "$jid" -o JobID,State | tee sacct_cancel.txt
+grep -q "REQUEUED" sacct_cancel.txt && fail "scancel requeued the training job"
+grep -q "|CANCELLED" sacct_cancel.txt || fail "the cancelled job is not CANCELLED in sacct"
+grep -q "train: interrupted by SIGTERM/SIGUSR1" "$log" && [ -s run_cancel/models/vp_0.02.ckpt.h5 ] || fail "the cancelled training wrote no checkpoint"
+echo "slurm_cluster: scancel left the job CANCELLED with its checkpoint, not requeued"
 echo "slurm_cluster: all checks passed"

@@ -51,7 +51,7 @@ expect "not a run directory" bash "$root/jobscripts/train.sbatch" nosuch_run
 conf ok.conf
 bash "$sweep" local ok.conf run_ok | tee sweep_ok.log
 for f in data/dataset.h5 models/vp_0.02.model.h5 models/vp_mask_0.02.model.h5 posts/vp_0.02.post.h5 \
-         posts/vp_mask_0.02.post.h5 figures/figure5_fields.png figures/error_vp.png figures/std_vp_mask.png report.md; do
+         posts/vp_mask_0.02.post.h5 figures/figure5_fields.png figures/figure11_vp_mask_0.02.png figures/error_vp.png figures/std_vp_mask.png report.md; do
   [ -s "run_ok/$f" ] || fail "run_ok/$f missing"
 done
 [ "$(cat run_ok/cells.txt | wc -l)" = 2 ] || fail "cells.txt should hold 2 cells"

@@ -230,7 +230,9 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   if (model.ny) PetscCall(PetscPrintf(comm, "; noise level %.6g (sigma %.6g = level x range %.6g)", (double)c.meas.level, (double)c.meas.sigma, (double)c.meas.range));
   if (c.meas.copies > 1) PetscCall(PetscPrintf(comm, "; %" PetscInt_FMT " copies of each pair", c.meas.copies));
   if (c.meas.mask_prob > 0) PetscCall(PetscPrintf(comm, "; random sensor masks (each on with probability %.6g)", (double)c.meas.mask_prob));
-  PetscCall(PetscPrintf(comm, "\ntrain: %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "\n", ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch));
+  PetscCall(PetscPrintf(comm, "\ntrain: %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "; Adam lr %.6g", ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch, (double)c.ao.lr));
+  if (c.ao.schedule == ADAM_SCHEDULE_COSINE) PetscCall(PetscPrintf(comm, " (cosine to %.6g at step %lld)", (double)c.ao.lr_min, (long long)total));
+  PetscCall(PetscPrintf(comm, "\n"));
   PetscCheck(start <= total, comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s is at step %lld, beyond the %lld steps of -train_epochs %" PetscInt_FMT ": raise -train_epochs", c.ckpt, (long long)start, (long long)total, c.to.epochs);
 
   PetscCall(PetscTime(&t0));

@@ -139,8 +139,17 @@ status_run() {
         /ArrayJobId/!s/.*JobId=\([0-9]*\) .*JobState=\([A-Z_]*\).*ExitCode=\([0-9:]*\).*/\1|\2|\3/p'
     done > "$RUN/logs/states.txt"
   fi
+  # array tasks that never started come as one record, 12_[0-4] (sacct keeps the array's original
+  # range even after some tasks ran, %limit included): expand it into the tasks without their own record
+  awk -F'|' '{ rec[NR] = $0; id[NR] = $1; if ($1 !~ /\[/) seen[$1] = 1 }
+    END { for (i = 1; i <= NR; i++) {
+            if (id[i] !~ /\[/) { print rec[i]; continue }
+            split(id[i], p, "_"); r = p[2]; gsub(/[\[\]]/, "", r); sub(/%.*/, "", r)
+            rest = substr(rec[i], length(id[i]) + 1); n = split(r, parts, ",")
+            for (k = 1; k <= n; k++) { m = split(parts[k], ab, "-"); lo = ab[1]; hi = (m > 1 ? ab[2] : ab[1])
+              for (t = lo + 0; t <= hi + 0; t++) if (!((p[1] "_" t) in seen)) print p[1] "_" t rest } } }' \
+    "$RUN/logs/states.txt" > "$RUN/logs/states.txt.tmp" && mv "$RUN/logs/states.txt.tmp" "$RUN/logs/states.txt"
   while IFS='|' read -r jid state code; do
-    if [[ "$jid" =~ ^([0-9]+)_\[([0-9]+)\]$ ]]; then jid=${BASH_REMATCH[1]}_${BASH_REMATCH[2]}; fi   # a pending task: 12_[3]
     stage=$(awk -v j="${jid%%_*}" '$2 == j {print $1}' "$RUN/jobs.txt")
     case "$state" in
       COMPLETED) ;;

@@ -88,7 +88,7 @@ def results(cells, run):
                     continue
                 a = {k: float(v) for k, v in f[s].attrs.items() if np.ndim(v) == 0 and not isinstance(v, (bytes, str))}
                 seg = f[s + "/segment_error"][:]
-                per[(c["tag"], s)] = dict(a, level=c["level"], form=c["form"], mask=c["mask"], seg=seg, std=f[s + "/segment_std"][:], prior=f["prior_std"][:])
+                per[(c["tag"], s)] = dict(a, level=c["level"], form=c["form"], mask=c["mask"], seg=seg)
                 k = ref.lower() if ref else None
                 paper = fmt(100 * PAPER_ZERO_NOISE_ERROR, ".1f", "%") if c["level"] == 0 and not c["mask"] else "–"
                 rows.append(

@@ -17,6 +17,8 @@ export PDEDIFF; PDEDIFF=$(realpath "$1"); work=$2
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sweep="$root/jobscripts/sweep.sh" cluster="$root/jobscripts/localcluster/cluster.sh"
 fail() { echo "FAIL: $*"; exit 1; }
+# conf NAME [KEY=VALUE ...]: the quick experiment with overrides appended (the last assignment wins)
+conf() { local name=$1; shift; cp "$root/inputs/sweep_quick.conf" "$name"; for kv in "$@"; do echo "$kv" >> "$name"; done; }
 # exit 77 = skipped (ctest SKIP_RETURN_CODE): a workstation without root or the packages; the test
 # command (jobscripts/quickstart.sh test, CI) installs them, so there it always runs
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: slurm_cluster needs root to start munged and the SLURM daemons"; exit 77; }
@@ -32,14 +34,14 @@ export SLURM_CONF=$work/cluster/slurm.conf
 unset SLURM_JOB_ID SLURM_ARRAY_JOB_ID SLURM_ARRAY_TASK_ID
 
 # --- bad input: nothing submitted --------------------------------------------------------------
-sed 's/^FORMS=.*/FORMS="ve vq"/' "$root/inputs/sweep_quick.conf" > bad.conf
+conf bad.conf 'FORMS="ve vq"'
 out=$(bash "$sweep" submit bad.conf run_bad 2>&1) && fail "a sweep with formulation vq was submitted"
 echo "$out" | grep -q "unknown formulation 'vq'" || fail "no message naming the formulation: $out"
 [ -z "$(squeue -h)" ] && [ ! -e run_bad/jobs.txt ] || fail "jobs were queued for a rejected sweep"
 echo "ok: $out"
 # a submission SLURM rejects half way (an invalid time limit for the training array): the jobs
 # already queued are cancelled, no half chain is left
-sed 's/^TIME_TRAIN=.*/TIME_TRAIN=bogus/' "$root/inputs/sweep_quick.conf" > badtime.conf
+conf badtime.conf TIME_TRAIN=bogus
 out=$(bash "$sweep" submit badtime.conf run_badtime 2>&1) && fail "a sweep with TIME_TRAIN=bogus was submitted"
 echo "$out" | grep -q "cancelled the jobs already queued" || fail "no message about the cancelled jobs: $out"
 for _ in $(seq 1 30); do [ -z "$(squeue -h)" ] && break; sleep 1; done   # a cancelled job may be completing
@@ -89,8 +91,7 @@ print("slurm_cluster: dependencies held (generate < train i < posterior i < post
 EOF
 
 # --- a failing cell: downstream jobs never run --------------------------------------------------
-sed -e 's/^FORMS=.*/FORMS="vp"/' -e 's/^LEVELS=.*/LEVELS="0.02"/' -e 's/^MASK_FORMS=.*/MASK_FORMS="vp"/' \
-    -e 's/^MASK_ARGS=.*/MASK_ARGS="-mask_prob 1.5"/' -e 's/^EXPERIMENT=.*/EXPERIMENT=broken/' "$root/inputs/sweep_quick.conf" > broken.conf
+conf broken.conf FORMS=vp LEVELS=0.02 MASK_FORMS=vp MASK_LEVELS=0.02 'MASK_ARGS="-mask_prob 1.5"' EXPERIMENT=broken
 mkdir -p run_broken/data; cp run_quick/data/dataset.h5 run_broken/data/
 bash "$sweep" submit broken.conf run_broken
 rc=0; bash "$sweep" wait run_broken > wait_broken.log 2>&1 || rc=$?
@@ -114,8 +115,7 @@ grep -q "train vp_mask_0.02: training failed" run_broken/FAILED || fail "RUN/FAI
 # repeated with twice the epochs: the checks below always need a real requeue.
 rate=$(sed -n 's/^train: done: .* \([0-9]*\) samples\/s.*/\1/p' run_quick/logs/train-*_3.out | tail -1)
 epochs=$(( rate * 120 / 270 )); [ "$epochs" -ge 3000 ] || epochs=3000
-sed -e 's/^FORMS=.*/FORMS="vp"/' -e 's/^LEVELS=.*/LEVELS="0.02"/' -e 's/^MASK_FORMS=.*/MASK_FORMS=""/' \
-    -e 's/^EXPERIMENT=.*/EXPERIMENT=requeue/' "$root/inputs/sweep_quick.conf" > requeue.conf
+conf requeue.conf FORMS=vp LEVELS=0.02 'MASK_FORMS=""' EXPERIMENT=requeue
 bash "$sweep" init requeue.conf run_requeue
 cp run_quick/data/dataset.h5 run_requeue/data/
 for try in 1 2 3; do

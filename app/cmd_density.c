@@ -255,8 +255,8 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrain
   PetscCall(TrainerSteps(&tr, &c->sch, &d, &c->to, c->to.epochs * train_steps_per_epoch(&d, &c->to), NULL));
   PetscCall(PetscTime(&t1));
   *interrupted = (PetscBool)(tr.state == TRAIN_INTERRUPTED);
-  PetscCall(PetscArraycpy(model->params, tr.params, model->arch.nparams));
-  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train};
+  PetscCall(PetscArraycpy(model->params, TrainerWeights(&tr), model->arch.nparams));
+  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train, .ema_decay = c->to.ema_decay};
   PetscCall(TrainerDestroy(&tr));
   PetscCall(PetscFree2(x, y));
   PetscFunctionReturn(0);

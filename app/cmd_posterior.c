@@ -104,6 +104,8 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   c->mo.n_burn   = 5000;
   c->mo.seed     = 13;
   c->mo.refit    = PETSC_TRUE;
+  c->mo.min_ess  = 400;     /* reference mean within ~0.05 posterior std, std within ~4% (1/sqrt(2 ESS)) */
+  c->mo.max_iter = 2000000; /* ~20 s per chain here */
   PetscCall(SamplerOptsSetDefaults(&c->so));
   PetscCall(PetscOptionsHasHelp(NULL, &c->help));
 
@@ -123,6 +125,8 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCall(PetscOptionsInt("-mcmc_iter", "MCMC steps per chain after burn-in", "posterior", c->mo.n_iter, &c->mo.n_iter, NULL));
   PetscCall(PetscOptionsInt("-mcmc_burn", "MCMC burn-in steps", "posterior", c->mo.n_burn, &c->mo.n_burn, NULL));
   PetscCall(PetscOptionsInt("-mcmc_seed", "Seed of the MCMC chains", "posterior", c->mo.seed, &c->mo.seed, NULL));
+  PetscCall(PetscOptionsReal("-mcmc_min_ess", "Extend each chain until the effective sample size of its worst segment reaches this (0: -mcmc_iter steps exactly)", "posterior", c->mo.min_ess, &c->mo.min_ess, NULL));
+  PetscCall(PetscOptionsInt("-mcmc_max_iter", "Cap on the steps after burn-in of an extended chain", "posterior", c->mo.max_iter, &c->mo.max_iter, NULL));
   PetscCall(PetscOptionsBool("-mcmc_refit", "Refit the slice sampler's Gaussian reference to the burn-in (else: the unclipped posterior throughout)", "posterior", c->mo.refit, &c->mo.refit, NULL));
   PetscCall(PetscOptionsString("-posterior_output", "Output HDF5 file (written as FILE.partial, renamed when complete)", "posterior", c->output, c->output, sizeof(c->output), NULL));
   PetscOptionsEnd();
@@ -141,6 +145,8 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCheck(c->nsamples >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_nsamples %" PetscInt_FMT ": need at least 2 samples per case", c->nsamples);
   PetscCheck(c->ntest >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_ntest %" PetscInt_FMT ": must be >= 0 (0: all test rows)", c->ntest);
   PetscCheck(c->n_mcmc >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mcmc %" PetscInt_FMT ": must be >= 0 (0: no MCMC reference)", c->n_mcmc);
+  PetscCheck(c->mo.min_ess >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_min_ess %g: must be >= 0 (0: every chain runs -mcmc_iter steps)", (double)c->mo.min_ess);
+  PetscCheck(c->mo.min_ess == 0 || c->mo.max_iter >= c->mo.n_iter, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_max_iter %" PetscInt_FMT " is below -mcmc_iter %" PetscInt_FMT ": the cap on extended chains must be at least the base length", c->mo.max_iter, c->mo.n_iter);
   PetscCheck(c->mo.n_iter >= 10 && c->mo.n_burn >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_iter %" PetscInt_FMT " / -mcmc_burn %" PetscInt_FMT ": need at least 10 steps and a burn-in >= 0", c->mo.n_iter, c->mo.n_burn);
   PetscCheck(c->case_batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_case_batch %" PetscInt_FMT ": must be >= 1", c->case_batch);
   PetscCheck(c->nsamplers >= 1, comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers: name at least one of ode, sde");
@@ -453,7 +459,8 @@ typedef struct { /* the MCMC reference of the first n test cases, replicated */
   PetscInt   n;
   PetscReal *mean, *std; /* n x nx */
   PetscReal  evals_per_step, iat_max, iat_mean, ess_min, cov1, cov2, seconds;
-  PetscInt   repeated;
+  PetscInt   repeated, steps_max, capped;
+  PetscReal  steps_mean;
 } McmcRef;
 
 /* Elliptical slice sampling (mcmc.h) for the first ref->n test cases, the chains split over the
@@ -463,7 +470,7 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
 {
   const PetscInt nx = ts->nx, ny = ts->ny;
   SlpkGrid       g;
-  PetscReal      zero[POST_MAX_NY], *Mu, *Sig, *LK, *HL, *Id, *Yc, *work, red[5] = {0, 0, 0, 0, 0};
+  PetscReal      zero[POST_MAX_NY], *Mu, *Sig, *LK, *HL, *Id, *Yc, *work, red[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   PetscInt       nloc, info;
   PetscInt64     first;
   PetscLogDouble t0, t1;
@@ -513,20 +520,26 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
     red[2] += st.repeated;
     red[3] = l ? PetscMin(red[3], st.ess_min) : st.ess_min;
     red[4] += st.iat_max;
+    red[5] += st.steps;
+    red[6] = PetscMax(red[6], st.steps);
+    red[7] += st.capped;
   }
   if (!nloc) red[3] = PETSC_MAX_REAL;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ref->mean, (PetscMPIInt)(ref->n * nx), MPIU_REAL, MPI_SUM, comm));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ref->std, (PetscMPIInt)(ref->n * nx), MPIU_REAL, MPI_SUM, comm));
   {
-    PetscReal sum[3] = {red[0], red[2], red[4]}, mx = red[1], mn = red[3];
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 3, MPIU_REAL, MPI_SUM, comm));
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPIU_REAL, MPI_MAX, comm));
+    PetscReal sum[5] = {red[0], red[2], red[4], red[5], red[7]}, mx[2] = {red[1], red[6]}, mn = red[3];
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 5, MPIU_REAL, MPI_SUM, comm));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, mx, 2, MPIU_REAL, MPI_MAX, comm));
     PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &mn, 1, MPIU_REAL, MPI_MIN, comm));
     ref->evals_per_step = sum[0] / ref->n;
     ref->repeated       = (PetscInt)sum[1];
     ref->iat_mean       = sum[2] / ref->n;
-    ref->iat_max        = mx;
+    ref->iat_max        = mx[0];
     ref->ess_min        = mn;
+    ref->steps_mean     = sum[3] / ref->n;
+    ref->steps_max      = (PetscInt)mx[1];
+    ref->capped         = (PetscInt)sum[4];
   }
   Coverage(ref->n, nx, ts->truth, ref->mean, ref->std, nx, &ref->cov1, &ref->cov2);
   PetscCall(PetscFree6(Mu, Sig, LK, HL, Id, Yc));
@@ -696,6 +709,11 @@ static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, 
     PetscCall(H5ioAttrReal(io, "mcmc", "iat_mean", ref->iat_mean));
     PetscCall(H5ioAttrReal(io, "mcmc", "ess_min", ref->ess_min));
     PetscCall(H5ioAttrInt(io, "mcmc", "repeated_states", ref->repeated));
+    PetscCall(H5ioAttrReal(io, "mcmc", "min_ess", c->mo.min_ess));
+    PetscCall(H5ioAttrInt(io, "mcmc", "max_iter", c->mo.max_iter));
+    PetscCall(H5ioAttrReal(io, "mcmc", "steps_mean", ref->steps_mean));
+    PetscCall(H5ioAttrInt(io, "mcmc", "steps_max", ref->steps_max));
+    PetscCall(H5ioAttrInt(io, "mcmc", "capped_chains", ref->capped));
     PetscCall(H5ioAttrReal(io, "mcmc", "coverage1", ref->cov1));
     PetscCall(H5ioAttrReal(io, "mcmc", "coverage2", ref->cov2));
     PetscCall(H5ioAttrReal(io, "mcmc", "wall_seconds", ref->seconds));
@@ -762,6 +780,8 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0 && !m.mask) {
     PetscCall(McmcReference(comm, &c, &ts, &ref));
     PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
+    if (c.mo.min_ess > 0) PetscCall(PetscPrintf(comm, "posterior MCMC: chains extended to an ESS of %.6g on every segment: %.0f steps per chain on average, longest %" PetscInt_FMT "%s\n", (double)c.mo.min_ess, ref.steps_mean, ref.steps_max, ref.capped ? "" : " (none capped)"));
+    if (ref.capped) PetscCall(PetscPrintf(comm, "posterior MCMC: WARNING: %" PetscInt_FMT " of %" PetscInt_FMT " chains stopped at -mcmc_max_iter %" PetscInt_FMT " short of -mcmc_min_ess %.6g (smallest ESS %.0f): raise -mcmc_max_iter for a reference of that accuracy\n", ref.capped, ref.n, c.mo.max_iter, (double)c.mo.min_ess, ref.ess_min));
   } else if (c.n_mcmc > 0 && ts.truth && ts.gp_clip && c.meas.sigma == 0) PetscCall(PetscPrintf(comm, "posterior MCMC: none at zero noise (the likelihood is degenerate)\n"));
   PetscCall(PetscLogStagePop());
 

@@ -232,6 +232,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   if (c.meas.mask_prob > 0) PetscCall(PetscPrintf(comm, "; random sensor masks (each on with probability %.6g)", (double)c.meas.mask_prob));
   PetscCall(PetscPrintf(comm, "\ntrain: %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "; Adam lr %.6g", ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch, (double)c.ao.lr));
   if (c.ao.schedule == ADAM_SCHEDULE_COSINE) PetscCall(PetscPrintf(comm, " (cosine to %.6g at step %lld)", (double)c.ao.lr_min, (long long)total));
+  if (c.to.ema_decay > 0) PetscCall(PetscPrintf(comm, "; the model keeps the moving average of the weights (decay %.6g)", (double)c.to.ema_decay));
   PetscCall(PetscPrintf(comm, "\n"));
   PetscCheck(start <= total, comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s is at step %lld, beyond the %lld steps of -train_epochs %" PetscInt_FMT ": raise -train_epochs", c.ckpt, (long long)start, (long long)total, c.to.epochs);
 
@@ -244,13 +245,14 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   } else {
     /* the final checkpoint lets a later run extend training (-train_restart, more epochs) */
     PetscCall(TrainerSaveCheckpoint(&tr, &c.to, c.ckpt));
-    PetscCall(PetscArraycpy(model.params, tr.params, model.arch.nparams));
+    PetscCall(PetscArraycpy(model.params, TrainerWeights(&tr), model.arch.nparams));
     sum.epochs     = c.to.epochs;
     sum.steps      = tr.step;
     sum.final_loss = tr.epoch_loss;
     sum.seconds    = t1 - t0;
     sum.train_seed = c.to.seed;
     sum.n_train    = (PetscInt)d.N;
+    sum.ema_decay  = c.to.ema_decay;
     PetscCall(ModelSave(comm, &model, &sum, c.model));
     {
       const double flops = (double)(MlpFlopsForward(&model.arch, 1) + MlpFlopsBackward(&model.arch, 1)) * (double)(total - start) * (double)c.to.batch;

@@ -339,6 +339,16 @@ PetscErrorCode H5ioHasAttr(H5io *io, const char obj[], const char name[], PetscB
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode H5ioHasDataset(H5io *io, const char name[], PetscBool *has)
+{
+  htri_t e;
+
+  PetscFunctionBeginUser;
+  PetscCallH5(e = H5Lexists(io->file, name, H5P_DEFAULT));
+  *has = e > 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode H5ioDatasetShape(H5io *io, const char name[], PetscInt64 *nrows, PetscInt *ncols)
 {
   hid_t   dset, space;

@@ -71,6 +71,8 @@ PetscErrorCode H5ioReadAttrInt(H5io *io, const char obj[], const char name[], Pe
 PetscErrorCode H5ioReadAttrReal(H5io *io, const char obj[], const char name[], PetscReal *value);
 /* Whether the attribute exists on the object. */
 PetscErrorCode H5ioHasAttr(H5io *io, const char obj[], const char name[], PetscBool *has);
+/* Whether the file has a dataset (a link) of this name in its root group. */
+PetscErrorCode H5ioHasDataset(H5io *io, const char name[], PetscBool *has);
 
 /* Attributes on the file root (path "/") or any existing object path. Collective. */
 PetscErrorCode H5ioAttrString(H5io *io, const char obj[], const char name[], const char value[]);

@@ -108,6 +108,8 @@ PetscErrorCode mcmc_check(PetscInt nx, const McmcOpts *o, char why[], size_t len
   why[0] = 0;
   if (nx > MCMC_MAXN) PetscCall(PetscSNPrintf(why, len, "MCMC supports up to %d unknowns, not %" PetscInt_FMT, MCMC_MAXN, nx));
   else if (o->n_iter < 10 || o->n_burn < 0) PetscCall(PetscSNPrintf(why, len, "-mcmc_iter %" PetscInt_FMT " / -mcmc_burn %" PetscInt_FMT ": need at least 10 steps and a burn-in >= 0", o->n_iter, o->n_burn));
+  else if (!(o->min_ess >= 0)) PetscCall(PetscSNPrintf(why, len, "-mcmc_min_ess %g: must be >= 0 (0: every chain runs -mcmc_iter steps)", (double)o->min_ess));
+  else if (o->min_ess > 0 && o->max_iter < o->n_iter) PetscCall(PetscSNPrintf(why, len, "-mcmc_max_iter %" PetscInt_FMT " is below -mcmc_iter %" PetscInt_FMT ": the cap on extended chains must be at least the base length", o->max_iter, o->n_iter));
   else if (o->refit && o->n_burn - o->n_burn / 2 < 2 * nx + 2) PetscCall(PetscSNPrintf(why, len, "-mcmc_burn %" PetscInt_FMT " is too short to refit the reference for %" PetscInt_FMT " unknowns: give at least %" PetscInt_FMT " (or -mcmc_refit false)", o->n_burn, nx, 4 * nx + 4));
   PetscFunctionReturn(0);
 }
@@ -129,13 +131,37 @@ PetscReal mcmc_iat(PetscInt n, PetscInt ld, const PetscReal v[])
   return PetscMax(tau, 1e-3);
 }
 
+PetscReal mcmc_iat_batched(PetscInt nb, PetscInt ld, const PetscReal Y[], PetscInt b, PetscReal var1)
+{
+  PetscReal mu = 0, q = 0;
+  if (b == 1) return mcmc_iat(nb, ld, Y);
+  if (!(var1 > 0) || nb < 2) return 1;
+  for (PetscInt i = 0; i < nb; i++) mu += Y[(size_t)i * ld];
+  mu /= nb;
+  for (PetscInt i = 0; i < nb; i++) q += PetscSqr(Y[(size_t)i * ld] - mu);
+  return b * (q / (nb - 1)) / var1 * mcmc_iat(nb, ld, Y);
+}
+
+/* The largest IAT over the components of x from the stored rows (batch means of thin states). */
+static PetscReal IatMax(PetscInt nx, PetscInt stored, PetscInt thin, const PetscReal work[], PetscInt64 n, const PetscReal sumsq[])
+{
+  PetscReal m = 1;
+  for (PetscInt j = 0; j < nx; j++)
+    if (sumsq[j] > 0) m = PetscMax(m, mcmc_iat_batched(stored, nx, work + j, thin, sumsq[j] / (PetscReal)(n - 1))); /* else: never moved */
+  return m;
+}
+
 PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain, const PetscReal y[], PetscReal mean[], PetscReal std[], McmcStats *st, PetscReal work[])
 {
-  const PetscInt nx = p->nx, half = o->n_burn / 2;
+  const PetscInt nx = p->nx, half = o->n_burn / 2, cap = PetscMax(o->n_iter, o->n_burn) / 2 * 2; /* even: rows pair up */
+  const PetscInt max_iter = o->min_ess > 0 ? PetscMax(o->max_iter, o->n_iter) : o->n_iter;
   PetscReal      w[MCMC_MAXN] = {0}, nu[MCMC_MAXN], e[MCMC_MAXN], wp[MCMC_MAXN], ll;
+  PetscReal      wm[MCMC_MAXN] = {0}, wq[MCMC_MAXN] = {0}; /* Welford: running mean and sum of squares */
+  PetscReal      acc[MCMC_MAXN] = {0};                      /* the batch being summed */
   Ref           *r;
   RngStream      s;
   PetscInt64     evals = 0;
+  PetscInt       n_target = o->n_iter, n_done = 0, stored = 0, thin = 1, acc_n = 0;
 
   PetscFunctionBeginUser;
   PetscCheck(nx <= MCMC_MAXN, PETSC_COMM_SELF, PETSC_ERR_SUP, "MCMC supports up to %d unknowns", MCMC_MAXN);
@@ -145,12 +171,14 @@ PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain
   PetscCall(PetscNew(&r));
   r->linear    = PETSC_TRUE;
   st->refitted = PETSC_FALSE;
+  st->capped   = PETSC_FALSE;
+  st->iat_max  = 1;
   for (PetscInt j = 0; j < nx; j++) r->mu[j] = p->mu_w[j], w[j] = p->mu_w[j];
   for (size_t k = 0; k < (size_t)nx * nx; k++) r->L[k] = p->L_w[k];
   rng_stream_init(&s, (uint64_t)o->seed, RNG_PURPOSE_MCMC, (uint64_t)chain);
   ll          = LogRatio(p, r, y, w);
   st->repeated = 0;
-  for (PetscInt it = 0; it < o->n_burn + o->n_iter; it++) {
+  for (PetscInt it = 0;; it++) {
     PetscReal theta, lo, hi, thresh;
     PetscBool same = PETSC_TRUE;
     if (it == o->n_burn && o->refit) { /* the second half of the burn-in, stored in work */
@@ -158,6 +186,16 @@ PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain
       PetscCall(Refit(nx, o->n_burn - half, work, r, &ok));
       st->refitted = ok;
       ll = LogRatio(p, r, y, w);
+    }
+    if (it >= o->n_burn && n_done == n_target) { /* enough steps, or extend to reach min_ess */
+      st->iat_max = IatMax(nx, stored, thin, work, n_done, wq);
+      if (!(o->min_ess > 0) || (PetscReal)n_done / st->iat_max >= o->min_ess) break;
+      if (n_done >= max_iter) {
+        st->capped = PETSC_TRUE;
+        break;
+      }
+      const PetscReal want = 1.2 * o->min_ess * st->iat_max; /* ESS = n / IAT, with a margin */
+      n_target = (PetscInt)PetscMin((PetscReal)max_iter, PetscMax(1.5 * n_done, want));
     }
     for (PetscInt j = 0; j < nx; j++) e[j] = rng_normal(&s);
     for (PetscInt i = 0; i < nx; i++) { /* nu ~ N(0, L L^T) */
@@ -194,23 +232,41 @@ PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain
     if (it >= half && it < o->n_burn)
       for (PetscInt j = 0; j < nx; j++) work[(size_t)(it - half) * nx + j] = w[j];
     if (it >= o->n_burn) {
-      PetscReal xl[MCMC_MAXN];
+      PetscReal xl[MCMC_MAXN], xc[MCMC_MAXN];
       PetscBool any;
-      Flux(p, w, xl, work + (size_t)(it - o->n_burn) * nx, &any);
+      Flux(p, w, xl, xc, &any);
+      n_done++;
+      for (PetscInt j = 0; j < nx; j++) {
+        const PetscReal d = xc[j] - wm[j];
+        wm[j] += d / n_done;
+        wq[j] += d * (xc[j] - wm[j]);
+      }
+      for (PetscInt j = 0; j < nx; j++) acc[j] += xc[j];
+      if (++acc_n == thin) {
+        if (stored == cap) { /* full: average pairs of rows into batches of twice the size */
+          for (PetscInt i = 0; i < stored / 2; i++)
+            for (PetscInt j = 0; j < nx; j++) work[(size_t)i * nx + j] = 0.5 * (work[(size_t)(2 * i) * nx + j] + work[(size_t)(2 * i + 1) * nx + j]);
+          stored /= 2;
+          thin *= 2; /* the batch being summed goes on to the new size */
+        } else {
+          for (PetscInt j = 0; j < nx; j++) {
+            work[(size_t)stored * nx + j] = acc[j] / thin;
+            acc[j]                        = 0;
+          }
+          stored++;
+          acc_n = 0;
+        }
+      }
     }
   }
-  st->evals_per_step = (PetscReal)evals / o->n_iter;
-  st->iat_max        = 0;
+  st->steps          = n_done;
+  st->thin           = thin;
+  st->evals_per_step = (PetscReal)evals / n_done;
   for (PetscInt j = 0; j < nx; j++) {
-    PetscReal m = 0, q = 0;
-    for (PetscInt i = 0; i < o->n_iter; i++) m += work[(size_t)i * nx + j];
-    m /= o->n_iter;
-    for (PetscInt i = 0; i < o->n_iter; i++) q += PetscSqr(work[(size_t)i * nx + j] - m);
-    mean[j]     = m;
-    std[j]      = PetscSqrtReal(q / (o->n_iter - 1));
-    st->iat_max = PetscMax(st->iat_max, mcmc_iat(o->n_iter, nx, work + j));
+    mean[j] = wm[j];
+    std[j]  = PetscSqrtReal(wq[j] / (n_done - 1));
   }
-  st->ess_min = o->n_iter / st->iat_max;
+  st->ess_min = n_done / st->iat_max;
   PetscCall(PetscFree(r));
   PetscFunctionReturn(0);
 }

@@ -23,7 +23,18 @@
  *
  * Chains are keyed by (seed, RNG_PURPOSE_MCMC, chain index), so the result does not depend on the
  * ranks. The integrated autocorrelation time of each component of x is estimated by Sokal's
- * automatic window (c = 5) on the chain after burn-in. */
+ * automatic window (c = 5) on the chain after burn-in.
+ *
+ * Run length: n_iter steps, then, while the effective sample size of the worst component is below
+ * min_ess, the chain goes on (to ~1.2 n min_ess / ESS steps at a time, at least 1.5 n) up to
+ * max_iter steps. Why: at noise 0.02 a fixed 50,000 steps left one case of 50 with IAT 1,932
+ * (ESS 26, so its reference std was uncertain by ~14%); a target ESS bounds the reference's own
+ * error for every case at the cost of the slow ones only. Memory stays at the caller's work
+ * buffer: when it is full, pairs of stored rows are averaged and from then on each row is the
+ * mean of a batch of thin consecutive states (thin doubles each time). The mean and std use every
+ * state (Welford); the IAT comes from the batch means (see IatMax in mcmc.c), so it stays an
+ * estimate of the chain's IAT however long the chain, and the ESS is not bounded by the storage.
+ * A chain that reaches max_iter short of min_ess reports it (capped). */
 #ifndef PDEDIFF_MCMC_H
 #define PDEDIFF_MCMC_H
 #include <petscsys.h>
@@ -44,19 +55,24 @@ typedef struct {
   PetscInt  n_burn;  /* steps discarded (>= 2 nx + 2 to refit the reference) */
   PetscInt  seed;
   PetscBool refit;   /* refit the reference after burn-in (default; PETSC_FALSE keeps the first) */
+  PetscReal min_ess; /* extend the chain until the worst component's ESS reaches this (0: n_iter steps) */
+  PetscInt  max_iter;/* cap on the steps after burn-in when extending */
 } McmcOpts;
 
 typedef struct {
   PetscReal evals_per_step;  /* likelihood evaluations per step after burn-in (1 = no shrinkage) */
   PetscInt  repeated;        /* steps whose state equals the previous one */
   PetscReal iat_max;         /* largest integrated autocorrelation time over the components of x */
-  PetscReal ess_min;         /* n_iter / iat_max: effective sample size of the worst component */
+  PetscReal ess_min;         /* steps / iat_max: effective sample size of the worst component */
+  PetscInt  steps;           /* steps after burn-in (n_iter, or more when extended to reach min_ess) */
+  PetscInt  thin;            /* the stored rows are means of batches of thin states (1: every state) */
+  PetscBool capped;          /* stopped at max_iter with ess_min < min_ess */
   PetscBool refitted;        /* the reference was refitted (false: refit off, or its covariance was not
                                 positive definite and the unclipped posterior was kept) */
 } McmcStats;
 
 /* Run one chain for measurement y (ny) and write the posterior mean and std of x (nx).
-   work: max(n_iter, n_burn) x nx reals. The argument checks below are the same on every rank
+   work: max(n_iter, n_burn) x nx reals (also when the chain is extended: it is thinned). The argument checks below are the same on every rank
    (callers running chains on several ranks check them collectively first: mcmc_check). */
 /* Collective-friendly validation of the options for nx unknowns: 0 or an error message in why. */
 PetscErrorCode mcmc_check(PetscInt nx, const McmcOpts *o, char why[], size_t len);
@@ -64,5 +80,12 @@ PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain
 
 /* Integrated autocorrelation time of the series v[0..n-1] (stride ld) by Sokal's windowing (c = 5). */
 PetscReal mcmc_iat(PetscInt n, PetscInt ld, const PetscReal v[]);
+/* The IAT of a chain from nb means Y (stride ld) of consecutive batches of b states, var1 the
+   variance of single states: the variance of the chain's mean is var(Y) tau_Y / nb and also
+   var1 tau / (nb b), so tau = b var(Y) tau_Y / var1. For b = 1 it is mcmc_iat; for b >> tau the
+   batch means are nearly independent (tau_Y ~ 1) and var(Y) carries tau; in between, Sokal's
+   window on Y resolves the rest. So the estimate does not degrade as batches grow, unlike
+   keeping every b-th state (whose IAT x b tends to b once b > tau). */
+PetscReal mcmc_iat_batched(PetscInt nb, PetscInt ld, const PetscReal Y[], PetscInt b, PetscReal var1);
 
 #endif

@@ -75,6 +75,7 @@ typedef struct {
   PetscInt64 epochs, steps;
   PetscReal  final_loss, seconds;
   PetscInt   train_seed, n_train;
+  PetscReal  ema_decay; /* -train_ema: params are the moving average of the weights when > 0 */
 } ModelTrainSummary;
 PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary *summary, const char path[]);
 PetscErrorCode ModelLoad(MPI_Comm comm, const char path[], Model *m);

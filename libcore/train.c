@@ -67,6 +67,7 @@ PetscErrorCode TrainOptsSetDefaults(TrainOpts *o)
   o->log_interval = 10.0;
   o->ckpt_interval = 0;
   o->test_signal_step = -1;
+  o->ema_decay    = 0;
   PetscFunctionReturn(0);
 }
 
@@ -84,7 +85,9 @@ PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], Train
     PetscCall(PetscOptionsInt("-train_test_signal_step", "Testing: the last rank raises SIGUSR1 at this step (-1: never)", "train", ts, &ts, NULL));
     o->test_signal_step = ts;
   }
+  PetscCall(PetscOptionsReal("-train_ema", "Decay of the moving average of the weights that sampling uses (0: off, the paper; e.g. 0.999)", "train", o->ema_decay, &o->ema_decay, NULL));
   PetscOptionsEnd();
+  PetscCheck(o->ema_decay >= 0 && o->ema_decay < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_ema %g: the decay of the moving average must be in [0, 1) (0 turns it off; 0.999 averages over about 1000 steps)", (double)o->ema_decay);
   PetscCheck(o->epochs > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_epochs %" PetscInt_FMT ": must be > 0", o->epochs);
   PetscCheck(o->batch > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_batch %" PetscInt_FMT ": must be > 0", o->batch);
   PetscCheck(o->seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_seed %" PetscInt_FMT ": must be >= 0", o->seed);
@@ -123,6 +126,12 @@ PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed
   tr->perm_epoch = -1;
   PetscCall(PetscMalloc1(a->nparams, &tr->params));
   PetscCall(MlpInitParams_f(a, (uint64_t)init_seed, tr->params));
+  tr->ema       = NULL;
+  tr->ema_decay = o->ema_decay;
+  if (o->ema_decay > 0) {
+    PetscCall(PetscMalloc1(a->nparams, &tr->ema));
+    PetscCall(PetscArraycpy(tr->ema, tr->params, a->nparams));
+  }
   PetscCall(AdamCreate(ao, a->nparams, &tr->adam));
   tr->adam.o.total_steps = o->epochs * train_steps_per_epoch(d, o); /* length of a cosine schedule */
   const PetscInt B = (PetscInt)PetscMin((PetscInt64)o->batch, d->N); /* most rows one rank can get */
@@ -136,11 +145,24 @@ PetscErrorCode TrainerDestroy(Trainer *tr)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree(tr->params));
+  PetscCall(PetscFree(tr->ema));
   PetscCall(AdamDestroy(&tr->adam));
   PetscCall(DsmWorkDestroy(&tr->dw));
   PetscCall(PetscFree(tr->gbuf));
   PetscCall(PetscFree5(tr->bx, tr->bc, tr->bz, tr->bt, tr->perm));
   PetscFunctionReturn(0);
+}
+
+const float *TrainerWeights(const Trainer *tr)
+{
+  return tr->ema ? tr->ema : tr->params;
+}
+
+/* The moving average after Adam step s (1, 2, ...): see TrainerWeights in train.h. */
+static void EmaUpdate(Trainer *tr, PetscInt64 s)
+{
+  const double d = PetscMin((double)tr->ema_decay, (1.0 + (double)s) / (10.0 + (double)s)), e = 1.0 - d;
+  for (PetscInt64 i = 0; i < tr->arch.nparams; i++) tr->ema[i] = (float)(d * tr->ema[i] + e * tr->params[i]);
 }
 
 /* Fisher-Yates shuffle keyed by (seed, epoch): the same on every rank. */
@@ -235,6 +257,7 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
       PetscCheck(bad < 0, tr->comm, PETSC_ERR_FP, "Training diverged: gradient entry %" PetscInt64_FMT " is %g at step %" PetscInt64_FMT " (epoch %" PetscInt64_FMT "); the weights were not updated and the last checkpoint is intact. Lower -adam_lr or check the training data", bad, (double)tr->gbuf[bad >= 0 ? bad : 0], tr->step, epoch);
     }
     PetscCall(AdamStep(&tr->adam, tr->params, tr->gbuf));
+    if (tr->ema) EmaUpdate(tr, tr->adam.step);
     if (loss) loss[k] = tr->last_loss;
     tr->step++;
     tr->epoch_loss_sum += tr->last_loss;
@@ -319,12 +342,14 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss", tr->epoch_loss));
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss_sum", tr->epoch_loss_sum));
   PetscCall(H5ioAttrInt(&io, "/", "epoch_loss_n", tr->epoch_loss_n));
-  if (tr->meta) PetscCall(ModelWriteH5(&io, tr->meta, tr->params)); /* a checkpoint is also a model */
+  PetscCall(H5ioAttrReal(&io, "/", "train_ema", tr->ema_decay));
+  if (tr->meta) PetscCall(ModelWriteH5(&io, tr->meta, TrainerWeights(tr))); /* a checkpoint is also a model */
   else {
     PetscCall(H5ioAttrString(&io, "/", "architecture", arch));
     PetscCall(H5ioWriteReplicated(&io, "layer_widths", tr->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs, hidden layers, outputs"));
-    PetscCall(H5ioWriteReplicatedFloat(&io, "params", tr->arch.nparams, 0, tr->params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in)"));
+    PetscCall(H5ioWriteReplicatedFloat(&io, "params", tr->arch.nparams, 0, TrainerWeights(tr), "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in)"));
   }
+  if (tr->ema) PetscCall(H5ioWriteReplicatedFloat(&io, "train_params", tr->arch.nparams, 0, tr->params, "parameter", "dimensionless", "the weights Adam updates (params holds their moving average, what sampling uses)"));
   PetscCall(H5ioWriteReplicatedFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m, "parameter", "dimensionless", "Adam first moments"));
   PetscCall(H5ioWriteReplicatedFloat(&io, "adam_v", tr->arch.nparams, 0, tr->adam.v, "parameter", "dimensionless", "Adam second moments"));
   PetscCall(H5ioCommit(&io));
@@ -391,7 +416,17 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
                  path, (double)lr, (double)lr_min, (long long)tot, (double)tr->adam.o.lr, (double)tr->adam.o.lr_min, (long long)tr->adam.o.total_steps);
     }
   }
-  PetscCall(H5ioReadFloat(&io, "params", tr->arch.nparams, 0, tr->params));
+  {
+    PetscBool has_ema;
+    PetscCall(H5ioHasDataset(&io, "train_params", &has_ema));
+    /* with an average in the file, params holds it and train_params the trained weights */
+    PetscCall(H5ioReadFloat(&io, has_ema ? "train_params" : "params", tr->arch.nparams, 0, tr->params));
+    if (tr->ema && has_ema) PetscCall(H5ioReadFloat(&io, "params", tr->arch.nparams, 0, tr->ema));
+    else if (tr->ema) {
+      PetscCall(PetscArraycpy(tr->ema, tr->params, tr->arch.nparams));
+      PetscCall(PetscPrintf(tr->comm, "train: checkpoint %s has no moving average of the weights: -train_ema %.6g starts averaging at its weights\n", path, (double)tr->ema_decay));
+    }
+  }
   PetscCall(H5ioReadFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m));
   PetscCall(H5ioReadFloat(&io, "adam_v", tr->arch.nparams, 0, tr->adam.v));
   PetscCall(H5ioReadAttrInt(&io, "/", "step", &tr->step));

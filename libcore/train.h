@@ -27,6 +27,7 @@ typedef struct {
   PetscReal log_interval; /* seconds between progress lines (0 = every epoch) */
   PetscReal ckpt_interval;/* seconds between checkpoints (0: only at the end and on a signal) */
   PetscInt64 test_signal_step; /* testing: the last rank raises SIGUSR1 at this step (-1: never) */
+  PetscReal ema_decay;    /* exponential moving average of the weights (0: off), beyond the paper */
 } TrainOpts;
 
 typedef enum { TRAIN_RUNNING = 0, TRAIN_DONE = 1, TRAIN_INTERRUPTED = 2 } TrainState;
@@ -43,7 +44,9 @@ typedef struct {
 typedef struct {
   MPI_Comm   comm;
   MlpArch    arch;
-  float     *params;
+  float     *params;  /* the weights Adam updates */
+  float     *ema;     /* their exponential moving average (NULL when ema_decay = 0) */
+  PetscReal  ema_decay;
   Adam       adam;
   PetscInt64 step;  /* optimisation steps taken */
   PetscReal  last_loss;
@@ -66,12 +69,22 @@ typedef struct {
 } Trainer;
 
 PetscErrorCode TrainOptsSetDefaults(TrainOpts *o);
-/* -train_epochs, -train_batch, -train_seed, -train_log_interval, -train_checkpoint_interval; validated. */
+/* -train_epochs, -train_batch, -train_seed, -train_log_interval, -train_checkpoint_interval,
+   -train_ema; validated. */
 PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], TrainOpts *o);
 
 /* Collective. A network with the given architecture initialised from init_seed (same on all ranks). */
 PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed, const AdamOpts *ao, const TrainData *d, const TrainOpts *o, Trainer *tr);
 PetscErrorCode TrainerDestroy(Trainer *tr);
+/* The weights a sampler should use: the moving average when -train_ema is on, else the trained
+   weights. Why an average (Polyak; score_sde keeps one at 0.999-0.9999): with the paper's
+   constant learning rate the last iterate carries the SGD noise of its last few hundred steps,
+   which widens narrow posteriors; the average over ~1/(1 - decay) steps removes most of it at no
+   training cost. Update after Adam step s (s = 1, 2, ...):
+     ema = d_s ema + (1 - d_s) params,  d_s = min(decay, (1 + s)/(10 + s)),
+   the warm-up (TensorFlow's num_updates rule) so that the average forgets the random
+   initialisation within the first steps. */
+const float *TrainerWeights(const Trainer *tr);
 /* Where (and with which model description) checkpoints go: at every ckpt_interval seconds and
    when a signal stops training. path "" disables checkpoints. meta (may be NULL) supplies the
    data dimensions, forward process and normalisation, making a checkpoint loadable as a model. */
@@ -90,11 +103,15 @@ PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, c
 PetscErrorCode TrainSignalsCatch(void);
 /* Collective. Write a restartable checkpoint: weights, Adam moments and step, the training step,
    the seed (with the step it is the whole random state: every draw is keyed by (seed, step,
-   sample)), the architecture and provenance. Written to PATH.partial and renamed, so the previous
-   checkpoint under PATH survives any failure. */
+   sample)), the architecture and provenance. With a moving average, the model part of the file
+   (params) holds the weights a sampler should use (TrainerWeights) and the trained weights go
+   to train_params, so a checkpoint samples like the final model. Written to PATH.partial and
+   renamed, so the previous checkpoint under PATH survives any failure. */
 PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char path[]);
 /* Collective. Restore a trainer created with the same architecture and seed; a checkpoint of a
-   different architecture or seed is an error that names both. */
+   different architecture or seed is an error that names both. A checkpoint without a moving
+   average restored into a trainer with one starts the average at the restored weights (said on
+   stdout); one with an average restored into a trainer without one drops it. */
 PetscErrorCode TrainerLoadCheckpoint(Trainer *tr, const TrainOpts *o, const char path[]);
 
 /* Steps in one epoch: ceil(N / batch). */

@@ -23,7 +23,7 @@ conf() { # NAME [KEY=VALUE ...]: a small experiment; the overrides are appended 
       -e 's/^MASK_FORMS=.*/MASK_FORMS="vp"/' -e 's/^MASK_LEVELS=.*/MASK_LEVELS="0.02"/' \
       -e 's/^GENERATE_ARGS=.*/GENERATE_ARGS="-generate_n 200 -generate_n_train 180 -fem_nx 170 -fem_ny 40"/' \
       -e 's/^TRAIN_ARGS=.*/TRAIN_ARGS="-train_rows 180 -train_epochs 30 -train_batch 60 -net_width 64"/' \
-      -e 's/^POST_ARGS=.*/POST_ARGS="-posterior_ntest 8 -posterior_nsamples 50 -posterior_mcmc 2 -mcmc_iter 1000 -mcmc_burn 200 -sampler_dtau 0.01"/' \
+      -e 's/^POST_ARGS=.*/POST_ARGS="-posterior_ntest 8 -posterior_nsamples 50 -posterior_mcmc 2 -mcmc_iter 1000 -mcmc_burn 200 -mcmc_min_ess 0 -sampler_dtau 0.01"/' \
       "$root/inputs/sweep_quick.conf" > "$name"
   for kv in "$@"; do echo "$kv" >> "$name"; done
 }

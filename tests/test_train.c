@@ -13,7 +13,14 @@
  *    different architecture or with another seed is an error.
  * 6. The same with the cosine learning-rate schedule (decay over this run's epochs): restart is
  *    bitwise exact, differs from the constant-rate run, and resuming with another length of the
- *    schedule (-train_epochs) is an error. */
+ *    schedule (-train_epochs) is an error.
+ * 7. Moving average of the weights (-train_ema 0.9): after each step the average equals the
+ *    recursion ema = d_s ema + (1 - d_s) params, d_s = min(0.9, (1 + s)/(10 + s)), evaluated
+ *    independently in double (bound 1e-6 absolute; float rounding of the stored average), the
+ *    trained weights are those of the run without it (bitwise: the average never feeds back),
+ *    TrainerWeights gives the average; checkpoint + restart + 30 steps equals 60 straight steps
+ *    bitwise for both buffers; the checkpoint's model part (params) is the average; a checkpoint
+ *    without an average restored with one starts it at the restored weights. */
 #include "train.h"
 #include "rng.h"
 #include "sampler.h"
@@ -182,6 +189,78 @@ int main(int argc, char **argv)
     PetscCall(TrainerDestroy(&tc));
     CHECK(e1 != 0, "resuming a cosine run with another schedule length (%lld vs %lld steps) is an error", (long long)(tol.epochs * train_steps_per_epoch(&dw, &tol)), (long long)tcs.adam.o.total_steps);
     PetscCall(TrainerDestroy(&tcs));
+  }
+  /* 7 */
+  {
+    Trainer     te, ta, tb, tn;
+    TrainOpts   toe = to;
+    double     *ref;
+    double      err = 0;
+    PetscInt    same = 1, pd = 0, ed = 0, gd[2], ld[2];
+    PetscMPIInt size;
+    char        ckpt[64];
+    toe.ema_decay = 0.9;
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+    PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_train_ema_np%d.h5", size));
+    PetscCall(PetscMalloc1(a.nparams, &ref));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &toe, &te));
+    for (PetscInt k = 0; k < a.nparams; k++) ref[k] = te.params[k];
+    for (PetscInt64 s = 1; s <= NSTEPS; s++) {
+      PetscCall(TrainerSteps(&te, &sch, &dw, &toe, 1, NULL));
+      const double d = PetscMin(0.9, (1.0 + (double)s) / (10.0 + (double)s));
+      for (PetscInt k = 0; k < a.nparams; k++) {
+        ref[k] = d * ref[k] + (1 - d) * te.params[k];
+        err    = PetscMax(err, PetscAbsReal(ref[k] - te.ema[k]));
+      }
+    }
+    for (PetscInt k = 0; k < a.nparams; k++) same &= te.params[k] == tw.params[k];
+    CHECK(err < 1e-6 && same && TrainerWeights(&te) == te.ema && TrainerWeights(&tw) == tw.params, "moving average over %d steps: max |ema - recursion| %.2e (bound 1e-6); trained weights %s the run without it; TrainerWeights picks the average", NSTEPS, err, same ? "equal" : "DIFFER FROM");
+    /* restart, bitwise */
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &toe, &ta));
+    PetscCall(TrainerSteps(&ta, &sch, &dw, &toe, NSTEPS / 2, NULL));
+    PetscCall(TrainerSaveCheckpoint(&ta, &toe, ckpt));
+    PetscCall(TrainerDestroy(&ta));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &ao, &dw, &toe, &tb));
+    PetscCall(TrainerLoadCheckpoint(&tb, &toe, ckpt));
+    PetscCall(TrainerSteps(&tb, &sch, &dw, &toe, NSTEPS - NSTEPS / 2, NULL));
+    for (PetscInt k = 0; k < a.nparams; k++) {
+      pd += tb.params[k] != te.params[k];
+      ed += tb.ema[k] != te.ema[k];
+    }
+    ld[0] = pd;
+    ld[1] = ed;
+    PetscCallMPI(MPI_Allreduce(ld, gd, 2, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    CHECK(gd[0] == 0 && gd[1] == 0, "moving average: 30 + checkpoint + restart + 30 vs 60 straight: %d weights and %d averaged weights differ (bitwise)", (int)gd[0], (int)gd[1]);
+    PetscCall(TrainerDestroy(&tb));
+    /* the checkpoint's params are the average (what a sampler reads) */
+    {
+      H5io   io;
+      float *p;
+      PetscInt nd = 0;
+      PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &toe, &ta));
+      PetscCall(TrainerSteps(&ta, &sch, &dw, &toe, NSTEPS / 2, NULL));
+      PetscCall(PetscMalloc1(a.nparams, &p));
+      PetscCall(H5ioOpen(PETSC_COMM_WORLD, ckpt, &io));
+      PetscCall(H5ioReadFloat(&io, "params", a.nparams, 0, p));
+      PetscCall(H5ioClose(&io));
+      for (PetscInt k = 0; k < a.nparams; k++) nd += p[k] != ta.ema[k];
+      CHECK(nd == 0, "checkpoint's params dataset is the moving average: %d of %d entries differ", (int)nd, (int)a.nparams);
+      PetscCall(PetscFree(p));
+      PetscCall(TrainerDestroy(&ta));
+    }
+    /* a checkpoint without an average (test 5's) restored with one: average = restored weights */
+    {
+      char ck5[64];
+      PetscInt nd = 0;
+      PetscCall(PetscSNPrintf(ck5, sizeof(ck5), "test_train_ckpt_np%d.h5", size));
+      PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &ao, &dw, &toe, &tn));
+      PetscCall(TrainerLoadCheckpoint(&tn, &toe, ck5));
+      for (PetscInt k = 0; k < a.nparams; k++) nd += tn.ema[k] != tn.params[k];
+      CHECK(tn.step == NSTEPS / 2 && nd == 0, "checkpoint without an average restored with -train_ema: step %lld, %d averaged weights differ from the restored ones", (long long)tn.step, (int)nd);
+      PetscCall(TrainerDestroy(&tn));
+    }
+    PetscCall(TrainerDestroy(&te));
+    PetscCall(PetscFree(ref));
   }
   PetscCall(TrainerDestroy(&tw));
   PetscCall(TrainerDestroy(&ts));

@@ -146,6 +146,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCheck(c->ntest >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_ntest %" PetscInt_FMT ": must be >= 0 (0: all test rows)", c->ntest);
   PetscCheck(c->n_mcmc >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_mcmc %" PetscInt_FMT ": must be >= 0 (0: no MCMC reference)", c->n_mcmc);
   PetscCheck(c->mo.min_ess >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_min_ess %g: must be >= 0 (0: every chain runs -mcmc_iter steps)", (double)c->mo.min_ess);
+  PetscCheck(c->mo.min_ess == 0 || c->mo.max_iter <= PETSC_MAX_INT - c->mo.n_burn, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_max_iter %" PetscInt_FMT " + -mcmc_burn %" PetscInt_FMT " exceeds the 32-bit step counter: lower -mcmc_max_iter", c->mo.max_iter, c->mo.n_burn);
   PetscCheck(c->mo.min_ess == 0 || c->mo.max_iter >= c->mo.n_iter, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_max_iter %" PetscInt_FMT " is below -mcmc_iter %" PetscInt_FMT ": the cap on extended chains must be at least the base length", c->mo.max_iter, c->mo.n_iter);
   PetscCheck(c->mo.n_iter >= 10 && c->mo.n_burn >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_iter %" PetscInt_FMT " / -mcmc_burn %" PetscInt_FMT ": need at least 10 steps and a burn-in >= 0", c->mo.n_iter, c->mo.n_burn);
   PetscCheck(c->case_batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_case_batch %" PetscInt_FMT ": must be >= 1", c->case_batch);
@@ -486,7 +487,7 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
   ref->n = PetscMin(c->n_mcmc, ts->ntest);
   for (PetscInt j = 0; j < nx; j++) zero[j] = 0;
   PetscCall(PetscMalloc6((size_t)ref->n * nx, &Mu, (size_t)nx * nx, &Sig, (size_t)nx * nx, &LK, (size_t)ny * nx, &HL, (size_t)nx * nx, &Id, (size_t)ref->n * ny, &Yc));
-  PetscCall(PetscMalloc1((size_t)PetscMax(c->mo.n_iter, c->mo.n_burn) * nx, &work));
+  PetscCall(PetscMalloc1((size_t)(PetscMax(c->mo.n_iter, c->mo.n_burn) + 1) * nx, &work));
   PetscCall(PetscCalloc2((size_t)ref->n * nx, &ref->mean, (size_t)ref->n * nx, &ref->std));
   PetscCall(PetscArraycpy(LK, ts->K, (size_t)nx * nx));
   PetscCall(SlpkGridCreate(comm, &g));
@@ -779,7 +780,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   ref.n = 0;
   if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0 && !m.mask) {
     PetscCall(McmcReference(comm, &c, &ts, &ref));
-    PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
+    PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %s%" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.min_ess > 0 ? "at least " : "", c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
     if (c.mo.min_ess > 0) PetscCall(PetscPrintf(comm, "posterior MCMC: chains extended to an ESS of %.6g on every segment: %.0f steps per chain on average, longest %" PetscInt_FMT "%s\n", (double)c.mo.min_ess, ref.steps_mean, ref.steps_max, ref.capped ? "" : " (none capped)"));
     if (ref.capped) PetscCall(PetscPrintf(comm, "posterior MCMC: WARNING: %" PetscInt_FMT " of %" PetscInt_FMT " chains stopped at -mcmc_max_iter %" PetscInt_FMT " short of -mcmc_min_ess %.6g (smallest ESS %.0f): raise -mcmc_max_iter for a reference of that accuracy\n", ref.capped, ref.n, c.mo.max_iter, (double)c.mo.min_ess, ref.ess_min));
   } else if (c.n_mcmc > 0 && ts.truth && ts.gp_clip && c.meas.sigma == 0) PetscCall(PetscPrintf(comm, "posterior MCMC: none at zero noise (the likelihood is degenerate)\n"));

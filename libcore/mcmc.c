@@ -109,6 +109,7 @@ PetscErrorCode mcmc_check(PetscInt nx, const McmcOpts *o, char why[], size_t len
   if (nx > MCMC_MAXN) PetscCall(PetscSNPrintf(why, len, "MCMC supports up to %d unknowns, not %" PetscInt_FMT, MCMC_MAXN, nx));
   else if (o->n_iter < 10 || o->n_burn < 0) PetscCall(PetscSNPrintf(why, len, "-mcmc_iter %" PetscInt_FMT " / -mcmc_burn %" PetscInt_FMT ": need at least 10 steps and a burn-in >= 0", o->n_iter, o->n_burn));
   else if (!(o->min_ess >= 0)) PetscCall(PetscSNPrintf(why, len, "-mcmc_min_ess %g: must be >= 0 (0: every chain runs -mcmc_iter steps)", (double)o->min_ess));
+  else if (o->min_ess > 0 && o->max_iter > PETSC_MAX_INT - o->n_burn) PetscCall(PetscSNPrintf(why, len, "-mcmc_max_iter %" PetscInt_FMT " + -mcmc_burn %" PetscInt_FMT " exceeds the 32-bit step counter: lower -mcmc_max_iter", o->max_iter, o->n_burn));
   else if (o->min_ess > 0 && o->max_iter < o->n_iter) PetscCall(PetscSNPrintf(why, len, "-mcmc_max_iter %" PetscInt_FMT " is below -mcmc_iter %" PetscInt_FMT ": the cap on extended chains must be at least the base length", o->max_iter, o->n_iter));
   else if (o->refit && o->n_burn - o->n_burn / 2 < 2 * nx + 2) PetscCall(PetscSNPrintf(why, len, "-mcmc_burn %" PetscInt_FMT " is too short to refit the reference for %" PetscInt_FMT " unknowns: give at least %" PetscInt_FMT " (or -mcmc_refit false)", o->n_burn, nx, 4 * nx + 4));
   PetscFunctionReturn(0);
@@ -153,7 +154,7 @@ static PetscReal IatMax(PetscInt nx, PetscInt stored, PetscInt thin, const Petsc
 
 PetscErrorCode McmcRun(const McmcProblem *p, const McmcOpts *o, PetscInt64 chain, const PetscReal y[], PetscReal mean[], PetscReal std[], McmcStats *st, PetscReal work[])
 {
-  const PetscInt nx = p->nx, half = o->n_burn / 2, cap = PetscMax(o->n_iter, o->n_burn) / 2 * 2; /* even: rows pair up */
+  const PetscInt nx = p->nx, half = o->n_burn / 2, cap = (PetscMax(o->n_iter, o->n_burn) + 1) / 2 * 2; /* even, so rows pair up, and >= n_iter: a chain that is not extended stores every state */
   const PetscInt max_iter = o->min_ess > 0 ? PetscMax(o->max_iter, o->n_iter) : o->n_iter;
   PetscReal      w[MCMC_MAXN] = {0}, nu[MCMC_MAXN], e[MCMC_MAXN], wp[MCMC_MAXN], ll;
   PetscReal      wm[MCMC_MAXN] = {0}, wq[MCMC_MAXN] = {0}; /* Welford: running mean and sum of squares */

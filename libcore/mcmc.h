@@ -72,7 +72,8 @@ typedef struct {
 } McmcStats;
 
 /* Run one chain for measurement y (ny) and write the posterior mean and std of x (nx).
-   work: max(n_iter, n_burn) x nx reals (also when the chain is extended: it is thinned). The argument checks below are the same on every rank
+   work: (max(n_iter, n_burn) + 1) x nx reals (also when the chain is extended: its rows become
+   batch means). The IAT is at least 1 (so the ESS never exceeds the steps). The argument checks below are the same on every rank
    (callers running chains on several ranks check them collectively first: mcmc_check). */
 /* Collective-friendly validation of the options for nx unknowns: 0 or an error message in why. */
 PetscErrorCode mcmc_check(PetscInt nx, const McmcOpts *o, char why[], size_t len);

@@ -417,8 +417,13 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
     }
   }
   {
-    PetscBool has_ema;
+    PetscBool has_ema, has_d;
+    PetscReal d = 0;
     PetscCall(H5ioHasDataset(&io, "train_params", &has_ema));
+    PetscCall(H5ioHasAttr(&io, "/", "train_ema", &has_d));
+    if (has_d) PetscCall(H5ioReadAttrReal(&io, "/", "train_ema", &d));
+    if (has_ema && tr->ema && d != tr->ema_decay) PetscCall(PetscPrintf(tr->comm, "train: checkpoint %s averaged the weights with decay %.6g; this run goes on with -train_ema %.6g\n", path, (double)d, (double)tr->ema_decay));
+    if (has_ema && !tr->ema) PetscCall(PetscPrintf(tr->comm, "train: checkpoint %s holds a moving average of the weights (decay %.6g); without -train_ema this run continues from the trained weights and the model will hold them, not an average\n", path, (double)d));
     /* with an average in the file, params holds it and train_params the trained weights */
     PetscCall(H5ioReadFloat(&io, has_ema ? "train_params" : "params", tr->arch.nparams, 0, tr->params));
     if (tr->ema && has_ema) PetscCall(H5ioReadFloat(&io, "params", tr->arch.nparams, 0, tr->ema));

@@ -283,6 +283,7 @@ static PetscErrorCode SampleCell(MPI_Comm comm, const DensityCtx *c, const Model
     SamplerOpts  so = c->so;
     SamplerStats st, gst;
     so.type  = s ? SAMPLER_SDE : SAMPLER_ODE;
+    PetscCall(ModelSamplerStart(comm, model, "(this cell's)", &so));
     evals[s] = 0;
     for (PetscInt k = 0; k < c->ny; k++) {
       for (PetscInt i = 0; i < nlocal; i++) cond[i] = c->yv[k];

@@ -665,6 +665,7 @@ static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, 
   PetscCall(H5ioAttrInt(io, "/", "first_row", ts->first));
   PetscCall(H5ioAttrInt(io, "/", "n_samples", c->nsamples));
   PetscCall(H5ioAttrInt(io, "/", "sampler_seed", c->so.seed));
+  PetscCall(H5ioAttrString(io, "/", "sampler_start", SamplerStarts[c->so.start]));
   PetscCall(H5ioAttrReal(io, "/", "sampler_alpha", c->so.alpha));
   PetscCall(H5ioAttrReal(io, "/", "sampler_dtau", c->so.dtau));
   PetscCall(H5ioAttrReal(io, "/", "sampler_rtol", c->so.rtol));
@@ -749,6 +750,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
 
   PetscCall(PetscLogStagePush(st_data));
   PetscCall(ModelLoad(comm, c.model, &m));
+  PetscCall(ModelSamplerStart(comm, &m, c.model, &c.so));
   PetscCheck(m.ny > 0 && m.ny <= POST_MAX_NY && m.nx <= POST_MAX_NY, comm, PETSC_ERR_ARG_INCOMP, "Model %s: n_y = %" PetscInt_FMT ", n_x = %" PetscInt_FMT ": posterior sampling needs a conditional model with 1 .. %d sensors and segments", c.model, m.ny, m.nx, POST_MAX_NY);
   PetscCall(SetMeasurementModel(comm, &c, &m));
   PetscCall(PetscMemzero(&ts, sizeof(ts)));

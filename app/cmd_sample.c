@@ -81,6 +81,7 @@ static PetscErrorCode SampleModel(MPI_Comm comm, SampleCtx *c)
 
   PetscFunctionBeginUser;
   PetscCall(ModelLoad(comm, c->model, &m));
+  PetscCall(ModelSamplerStart(comm, &m, c->model, &c->so));
   PetscCheck(m.mask == PETSC_FALSE, comm, PETSC_ERR_SUP, "%s takes a sensor mask; 'pdediff sample -model' samples models without one", c->model);
   PetscCheck(c->ncond_given == m.ny, comm, PETSC_ERR_ARG_SIZ, "-cond has %" PetscInt_FMT " values but the model %s is conditioned on n_y = %" PetscInt_FMT ": give -cond y_1,...,y_%" PetscInt_FMT, c->ncond_given, c->model, m.ny, m.ny);
   PetscCall(SamplerPartition(comm, c->n_samples, &nlocal, &first));
@@ -154,6 +155,7 @@ PetscErrorCode CmdSample(MPI_Comm comm, int nargs, char **args, int *status)
     sm = (ScoreModel){ExactMixtureScore, &mx, 1, 0};
   }
 
+  PetscCheck(c.so.start == SAMPLER_START_ZERO, comm, PETSC_ERR_ARG_INCOMP, "-sampler_start mean starts from a trained model's data mean: use it with -model (the built-in problems start from N(0, sigma(T)^2))");
   PetscCall(SamplerRun(&c.sch, &c.so, &sm, nlocal, first, c.cond_dim ? cond : NULL, x, &st, NULL, NULL));
   PetscCall(SamplerStatsReduce(comm, &st, &gst));
   PetscCall(StatsMoments(comm, nlocal, c.dim, x, mean, sd));

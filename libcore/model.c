@@ -24,6 +24,8 @@ PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hi
   PetscCall(PetscMalloc4(nx, &m->x_lo, nx, &m->x_hi, PetscMax(ny, 1), &m->y_lo, PetscMax(ny, 1), &m->y_hi));
   for (PetscInt i = 0; i < nx; i++) m->x_lo[i] = 0, m->x_hi[i] = 1;
   for (PetscInt i = 0; i < ny; i++) m->y_lo[i] = 0, m->y_hi[i] = 1;
+  PetscCall(PetscCalloc1(nx, &m->x_mean));
+  m->has_x_mean = PETSC_FALSE;
   PetscCall(PetscMalloc1(m->arch.nparams, &m->params));
   PetscCall(MlpInitParams_f(&m->arch, (uint64_t)init_seed, m->params));
   PetscFunctionReturn(0);
@@ -33,6 +35,7 @@ PetscErrorCode ModelDestroy(Model *m)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree4(m->x_lo, m->x_hi, m->y_lo, m->y_hi));
+  PetscCall(PetscFree(m->x_mean));
   PetscCall(PetscFree(m->params));
   PetscFunctionReturn(0);
 }
@@ -52,21 +55,39 @@ static PetscErrorCode ColumnExtrema(MPI_Comm comm, PetscInt n, PetscInt ncols, P
   PetscFunctionReturn(0);
 }
 
+static inline PetscReal Scale(PetscReal lo, PetscReal hi) { return hi > lo ? hi - lo : 1.0; }
+
 PetscErrorCode ModelSetNormalization(MPI_Comm comm, Model *m, ModelNorm norm, PetscInt nlocal, const float x[], const float y[])
 {
+  PetscInt64 n = nlocal;
+
   PetscFunctionBeginUser;
   m->norm = norm;
   if (norm == MODEL_NORM_NONE) {
     for (PetscInt i = 0; i < m->nx; i++) m->x_lo[i] = 0, m->x_hi[i] = 1;
     for (PetscInt i = 0; i < m->ny; i++) m->y_lo[i] = 0, m->y_hi[i] = 1;
-    PetscFunctionReturn(0);
+  } else {
+    PetscCall(ColumnExtrema(comm, nlocal, m->nx, m->nx, x, m->x_lo, m->x_hi));
+    if (m->ny) PetscCall(ColumnExtrema(comm, nlocal, m->ny, m->ny, y, m->y_lo, m->y_hi));
   }
-  PetscCall(ColumnExtrema(comm, nlocal, m->nx, m->nx, x, m->x_lo, m->x_hi));
-  if (m->ny) PetscCall(ColumnExtrema(comm, nlocal, m->ny, m->ny, y, m->y_lo, m->y_hi));
+  for (PetscInt j = 0; j < m->nx; j++) m->x_mean[j] = 0;
+  for (PetscInt i = 0; i < nlocal; i++)
+    for (PetscInt j = 0; j < m->nx; j++) m->x_mean[j] += x[(size_t)i * m->nx + j];
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, m->x_mean, (PetscMPIInt)m->nx, MPIU_REAL, MPI_SUM, comm));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPIU_INT64, MPI_SUM, comm));
+  for (PetscInt j = 0; j < m->nx; j++) m->x_mean[j] = (m->x_mean[j] / (PetscReal)PetscMax(n, 1) - m->x_lo[j]) / Scale(m->x_lo[j], m->x_hi[j]);
+  m->has_x_mean = PETSC_TRUE;
   PetscFunctionReturn(0);
 }
 
-static inline PetscReal Scale(PetscReal lo, PetscReal hi) { return hi > lo ? hi - lo : 1.0; }
+PetscErrorCode ModelSamplerStart(MPI_Comm comm, const Model *m, const char path[], SamplerOpts *o)
+{
+  PetscFunctionBeginUser;
+  if (o->start != SAMPLER_START_MEAN) PetscFunctionReturn(0);
+  PetscCheck(m->has_x_mean, comm, PETSC_ERR_ARG_INCOMP, "-sampler_start mean: model %s has no training-set mean of x (x_mean; written before this build recorded it): retrain it, or use -sampler_start zero", path);
+  o->start_mean = m->x_mean;
+  PetscFunctionReturn(0);
+}
 
 void ModelNormalizeX(const Model *m, PetscInt n, float x[])
 {
@@ -133,6 +154,7 @@ PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
   PetscCall(H5ioWriteReplicatedFloat(io, "params", m->arch.nparams, 0, params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the score of the normalised x"));
   PetscCall(H5ioWriteReplicated(io, "x_lo", m->nx, 0, m->x_lo, "component", "as x", "normalisation: x_n = (x - x_lo) / (x_hi - x_lo) (training-set minimum)"));
   PetscCall(H5ioWriteReplicated(io, "x_hi", m->nx, 0, m->x_hi, "component", "as x", "training-set maximum of x"));
+  if (m->has_x_mean) PetscCall(H5ioWriteReplicated(io, "x_mean", m->nx, 0, m->x_mean, "component", "normalised x", "training-set mean of the normalised x (-sampler_start mean)"));
   if (m->ny) {
     PetscCall(H5ioWriteReplicated(io, "y_lo", m->ny, 0, m->y_lo, "component", "as y", "normalisation: y_n = (y - y_lo) / (y_hi - y_lo) (training-set minimum)"));
     PetscCall(H5ioWriteReplicated(io, "y_hi", m->ny, 0, m->y_hi, "component", "as y", "training-set maximum of y"));
@@ -179,6 +201,8 @@ PetscErrorCode ModelReadH5(H5io *io, Model *m)
   PetscCall(H5ioReadFloat(io, "params", m->arch.nparams, 0, m->params));
   PetscCall(H5ioReadReal(io, "x_lo", m->nx, 0, m->x_lo));
   PetscCall(H5ioReadReal(io, "x_hi", m->nx, 0, m->x_hi));
+  PetscCall(H5ioHasDataset(io, "x_mean", &m->has_x_mean));
+  if (m->has_x_mean) PetscCall(H5ioReadReal(io, "x_mean", m->nx, 0, m->x_mean));
   if (m->ny) {
     PetscCall(H5ioReadReal(io, "y_lo", m->ny, 0, m->y_lo));
     PetscCall(H5ioReadReal(io, "y_hi", m->ny, 0, m->y_hi));

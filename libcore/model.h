@@ -34,6 +34,8 @@ typedef struct {
   PetscInt   ncond;  /* network condition width: ny or 2 ny */
   ModelNorm  norm;
   PetscReal *x_lo, *x_hi, *y_lo, *y_hi;
+  PetscReal *x_mean;     /* training-set mean of the normalised x (nx): -sampler_start mean */
+  PetscBool  has_x_mean; /* false for model files written before it was recorded */
   Sched      sch;
   MlpArch    arch;
   float     *params; /* arch.nparams, owned */
@@ -47,7 +49,7 @@ PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hi
 PetscErrorCode ModelDestroy(Model *m);
 
 /* Collective. Training-set extrema over all ranks' rows (x: nlocal x nx, y: nlocal x ny, float)
-   for the given normalisation. */
+   for the given normalisation, and the mean of the normalised x. */
 PetscErrorCode ModelSetNormalization(MPI_Comm comm, Model *m, ModelNorm norm, PetscInt nlocal, const float x[], const float y[]);
 /* In place, n rows. */
 void ModelNormalizeX(const Model *m, PetscInt n, float x[]);
@@ -58,6 +60,9 @@ void ModelDenormalizeXReal(const Model *m, PetscInt n, PetscReal x[]);
 /* The network condition row of one measurement: cond[ncond] = [y_n | m] with y_n the normalised
    y (physical units in) and, for a mask model, off sensors (mask[j] = 0) set to -1 (5.2.1).
    mask may be NULL (every sensor on). */
+/* Point the sampler options at the model's x_mean when -sampler_start mean; an error naming the
+   model file and the fix if the model has none. Collective only in that the message is. */
+PetscErrorCode ModelSamplerStart(MPI_Comm comm, const Model *m, const char path[], SamplerOpts *o);
 void model_condition(const Model *m, const PetscReal y[], const PetscReal mask[], PetscReal cond[]);
 
 /* Write the model's attributes and datasets into an open file (collective); params may differ

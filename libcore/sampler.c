@@ -3,6 +3,7 @@
 #include <math.h>
 
 const char *const SamplerTypes[] = {"ode", "sde", "SamplerType", "SAMPLER_", NULL};
+const char *const SamplerStarts[] = {"zero", "mean", "SamplerStart", "SAMPLER_START_", NULL};
 
 static PetscLogEvent SAMPLER_SDE_EVENT, SAMPLER_ODE_EVENT, SAMPLER_SCORE_EVENT;
 
@@ -33,6 +34,8 @@ PetscErrorCode SamplerOptsSetDefaults(SamplerOpts *o)
   o->max_steps = 100000;
   o->chunk     = 4096;
   o->seed      = 0;
+  o->start     = SAMPLER_START_ZERO;
+  o->start_mean = NULL;
   PetscFunctionReturn(0);
 }
 
@@ -64,6 +67,7 @@ PetscErrorCode SamplerOptsSetFromOptions(MPI_Comm comm, const char prefix[], Sam
   PetscCall(PetscOptionsInt("-sampler_max_steps", "ODE: maximum steps per particle", "sampler", o->max_steps, &o->max_steps, NULL));
   PetscCall(PetscOptionsInt("-sampler_chunk", "Particles per batched score evaluation (memory only; results do not depend on it)", "sampler", o->chunk, &o->chunk, NULL));
   PetscCall(PetscOptionsInt("-sampler_seed", "Seed of the prior draw and the SDE noise", "sampler", o->seed, &o->seed, NULL));
+  PetscCall(PetscOptionsEnum("-sampler_start", "Start of the reverse process: zero = N(0, sigma(T)^2) (the paper), mean = N(m(T) x_mean, sigma(T)^2) with the training-set mean of x", "sampler", SamplerStarts, (PetscEnum)o->start, (PetscEnum *)&o->start, NULL));
   PetscOptionsEnd();
   PetscCall(SamplerOptsValidate(o));
   PetscFunctionReturn(0);
@@ -102,14 +106,17 @@ PetscErrorCode SamplerStatsReduce(MPI_Comm comm, const SamplerStats *l, SamplerS
   PetscFunctionReturn(0);
 }
 
-/* Draw the starting points x ~ N(0, sigma(T)^2 I), one stream per global particle index. */
+/* Draw the starting points x ~ N(m(T) mu, sigma(T)^2 I) (mu = 0 unless -sampler_start mean),
+   one stream per global particle index. */
 static void DrawPrior(const Sched *sch, const SamplerOpts *o, PetscInt dim, PetscInt n, PetscInt64 first, PetscReal x[])
 {
   const PetscReal sT = sched_prior_std(sch);
+  SchedCoef       cT;
+  sched_coef(sch, sch->T, &cT);
   for (PetscInt i = 0; i < n; i++) {
     RngStream s;
     rng_stream_init(&s, (uint64_t)o->seed, RNG_PURPOSE_PRIOR, (uint64_t)(first + i));
-    for (PetscInt d = 0; d < dim; d++) x[i * dim + d] = sT * rng_normal(&s);
+    for (PetscInt d = 0; d < dim; d++) x[i * dim + d] = sT * rng_normal(&s) + (o->start == SAMPLER_START_MEAN ? cT.m * o->start_mean[d] : 0);
   }
 }
 
@@ -369,6 +376,7 @@ PetscErrorCode SamplerRun(const Sched *sch, const SamplerOpts *o, const ScoreMod
   PetscCall(SamplerOptsValidate(o));
   PetscCheck(dim > 0 && cd >= 0 && sm->fn, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "ScoreModel needs dim > 0, cond_dim >= 0 and a score function");
   PetscCheck(cd == 0 || cond, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "ScoreModel has cond_dim %" PetscInt_FMT " but no conditioning rows were given", cd);
+  PetscCheck(o->start == SAMPLER_START_ZERO || o->start_mean, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "-sampler_start mean needs the training-set mean of x, which this run does not have (a model trained before the model file recorded x_mean): retrain, or use -sampler_start zero");
   PetscCall(PetscMemzero(st, sizeof(*st)));
   PetscCall(PetscTime(&t0));
   DrawPrior(sch, o, dim, nlocal, first, x);

@@ -77,6 +77,22 @@ bad "-posterior_mask given but the model m.h5 takes no mask input" -posterior_mo
 bad "-posterior_exact yes needs a data set with the unclipped Gaussian prior .*clipped prior" -posterior_model m.h5 -posterior_data data.h5 -posterior_exact yes
 bad "Give exactly one of -posterior_data .* and -posterior_measurements" -posterior_model m.h5
 bad "not a pdediff model" -posterior_model data.h5 -posterior_data data.h5
+# -sampler_start mean: the model records the training-set mean of the normalised x; a model file
+# without it (written before it was recorded) is refused with the fix
+run 1 posterior -posterior_model m.h5 -posterior_data data.h5 -posterior_ntest 4 -posterior_nsamples 20 -posterior_keep_cases 0 -posterior_samplers ode -posterior_mcmc 0 -sampler_start mean -posterior_output ps.h5 > ps.log
+/usr/bin/python3 -c "
+import h5py, numpy as np, sys
+m, d, p = h5py.File('m.h5'), h5py.File('data.h5'), h5py.File('ps.h5')
+lo, hi = m['x_lo'][:], m['x_hi'][:]
+x = d['x'][:500].astype(np.float32).astype(np.float64)
+ok = np.allclose(m['x_mean'][:], (x.mean(axis=0) - lo) / (hi - lo), rtol=1e-6, atol=1e-9) and (lambda v: v.decode() if isinstance(v, bytes) else str(v))(p.attrs['sampler_start']) == 'mean' and np.isfinite(p['ode/posterior_mean'][:]).all()
+print(('ok   ' if ok else 'FAIL ') + 'model x_mean = training-set mean of the normalised x (mean %.3f); -sampler_start mean samples' % m['x_mean'][:].mean())
+sys.exit(0 if ok else 1)"
+/usr/bin/python3 -c "
+import h5py, shutil
+shutil.copy('m.h5', 'm_old.h5')
+del h5py.File('m_old.h5', 'r+')['x_mean']"
+bad "-sampler_start mean: model m_old.h5 has no training-set mean of x .*retrain it, or use -sampler_start zero" -posterior_model m_old.h5 -posterior_data data.h5 -sampler_start mean
 
 /usr/bin/python3 - "$np" <<'PY'
 import sys, h5py, numpy as np

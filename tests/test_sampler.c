@@ -392,14 +392,10 @@ static PetscErrorCode TestStartMean(MPI_Comm comm)
     PetscCall(SamplerPartition(comm, N, &nl, &first));
     PetscCall(PetscMalloc1(PetscMax(nl, 1), &x));
     for (int st = 0; st < 2; st++) {
-      PetscReal sum[2] = {0, 0};
       o.start      = st ? SAMPLER_START_MEAN : SAMPLER_START_ZERO;
       o.start_mean = st ? &mu : NULL;
       PetscCall(SamplerRun(&sch, &o, &sm, nl, first, NULL, x, NULL, NULL, NULL));
-      for (PetscInt i = 0; i < nl; i++) sum[0] += x[i], sum[1] += x[i] * x[i];
-      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPIU_REAL, MPI_SUM, comm));
-      mean[st] = sum[0] / N;
-      sd       = PetscSqrtReal(sum[1] / N - mean[st] * mean[st]);
+      PetscCall(StatsMoments(comm, nl, 1, x, &mean[st], &sd));
     }
     const PetscReal se = sd / PetscSqrtReal(N);
     CHECK(PetscAbsReal(mean[1] - mu) < 5 * se + 1e-3 && PetscAbsReal(mean[0] - mu) > 20 * se, "%s, paper's Table A1 values, data N(3, 0.5^2), exact score, ODE: -sampler_start mean gives mean %.4f (%.2f SE from 3), the paper's zero start %.4f (%.1f SE)", f ? "VP" : "VE", (double)mean[1], (double)(PetscAbsReal(mean[1] - mu) / se), (double)mean[0], (double)(PetscAbsReal(mean[0] - mu) / se));

@@ -51,6 +51,34 @@ static PetscErrorCode MakeData(MPI_Comm comm, PetscInt64 N, TrainData *d, float 
   PetscFunctionReturn(0);
 }
 
+/* Tests 5-7: NSTEPS/2 steps, checkpoint to ckpt, a fresh trainer (another init, so the load must
+   overwrite it) restores it and takes the remaining steps. loss (may be NULL) gets all NSTEPS. */
+static PetscErrorCode HalfAndRestart(const MlpArch *a, const AdamOpts *ao, const TrainData *d, const TrainOpts *o, const Sched *sch, const char ckpt[], PetscReal loss[], Trainer *tb)
+{
+  Trainer ta;
+
+  PetscFunctionBeginUser;
+  PetscCall(TrainerCreate(PETSC_COMM_WORLD, a, 1, ao, d, o, &ta));
+  PetscCall(TrainerSteps(&ta, sch, d, o, NSTEPS / 2, loss));
+  PetscCall(TrainerSaveCheckpoint(&ta, o, ckpt));
+  PetscCall(TrainerDestroy(&ta));
+  PetscCall(TrainerCreate(PETSC_COMM_WORLD, a, 99, ao, d, o, tb));
+  PetscCall(TrainerLoadCheckpoint(tb, o, ckpt));
+  PetscCall(TrainerSteps(tb, sch, d, o, NSTEPS - NSTEPS / 2, loss ? loss + NSTEPS / 2 : NULL));
+  PetscFunctionReturn(0);
+}
+
+/* Entries of u and v (n each) that differ, summed over the ranks. */
+static PetscErrorCode GlobalDiff(PetscInt n, const float u[], const float v[], PetscInt *ndiff)
+{
+  PetscInt d = 0;
+
+  PetscFunctionBeginUser;
+  for (PetscInt k = 0; k < n; k++) d += u[k] != v[k];
+  PetscCallMPI(MPI_Allreduce(&d, ndiff, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   const PetscInt64 N = 3000;
@@ -118,24 +146,17 @@ int main(int argc, char **argv)
   }
   /* 5 */
   {
-    Trainer   ta, tb, tc;
+    Trainer   tb, tc;
     PetscReal la[NSTEPS];
     MlpArch   other;
     TrainOpts o2 = to;
-    PetscInt  pdiff = 0, gd;
+    PetscInt  gd;
     PetscMPIInt size;
     char      ckpt[64];
     PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
     PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_train_ckpt_np%d.h5", size)); /* np1 and np2 may run at once */
-    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &to, &ta));
-    PetscCall(TrainerSteps(&ta, &sch, &dw, &to, NSTEPS / 2, la));
-    PetscCall(TrainerSaveCheckpoint(&ta, &to, ckpt));
-    PetscCall(TrainerDestroy(&ta));
-    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &ao, &dw, &to, &tb)); /* other init: must be overwritten */
-    PetscCall(TrainerLoadCheckpoint(&tb, &to, ckpt));
-    PetscCall(TrainerSteps(&tb, &sch, &dw, &to, NSTEPS - NSTEPS / 2, la + NSTEPS / 2));
-    for (PetscInt k = 0; k < a.nparams; k++) pdiff += tb.params[k] != tw.params[k];
-    PetscCallMPI(MPI_Allreduce(&pdiff, &gd, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCall(HalfAndRestart(&a, &ao, &dw, &to, &sch, ckpt, la, &tb));
+    PetscCall(GlobalDiff(a.nparams, tb.params, tw.params, &gd));
     CHECK(gd == 0 && tb.step == NSTEPS && la[NSTEPS - 1] == lw[NSTEPS - 1], "30 steps + checkpoint + restart + 30 steps vs 60 straight: %d parameters differ (bitwise), step %lld, final loss %.9g vs %.9g", (int)gd, (long long)tb.step, (double)la[NSTEPS - 1], (double)lw[NSTEPS - 1]);
     PetscCall(TrainerDestroy(&tb));
     PetscCall(MlpArchCreate(2 + 1 + DSM_TIME_EMBED, 2, 32, 2, &other));
@@ -155,10 +176,10 @@ int main(int argc, char **argv)
   }
   /* 6 */
   {
-    Trainer   tcs, ta, tb, tc;
+    Trainer   tcs, tb, tc;
     AdamOpts  aoc = ao;
     TrainOpts toc = to, tol = to;
-    PetscInt  pdiff = 0, gd, cdiff = 0, gc;
+    PetscInt  gd, gc;
     PetscMPIInt size;
     char      ckpt[64];
     aoc.schedule = ADAM_SCHEDULE_COSINE;
@@ -169,19 +190,9 @@ int main(int argc, char **argv)
     PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_train_cos_np%d.h5", size));
     PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aoc, &dw, &toc, &tcs));
     PetscCall(TrainerSteps(&tcs, &sch, &dw, &toc, NSTEPS, NULL));
-    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aoc, &dw, &toc, &ta));
-    PetscCall(TrainerSteps(&ta, &sch, &dw, &toc, NSTEPS / 2, NULL));
-    PetscCall(TrainerSaveCheckpoint(&ta, &toc, ckpt));
-    PetscCall(TrainerDestroy(&ta));
-    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &aoc, &dw, &toc, &tb));
-    PetscCall(TrainerLoadCheckpoint(&tb, &toc, ckpt));
-    PetscCall(TrainerSteps(&tb, &sch, &dw, &toc, NSTEPS - NSTEPS / 2, NULL));
-    for (PetscInt k = 0; k < a.nparams; k++) {
-      pdiff += tb.params[k] != tcs.params[k];
-      cdiff += tcs.params[k] != tw.params[k];
-    }
-    PetscCallMPI(MPI_Allreduce(&pdiff, &gd, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
-    PetscCallMPI(MPI_Allreduce(&cdiff, &gc, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCall(HalfAndRestart(&a, &aoc, &dw, &toc, &sch, ckpt, NULL, &tb));
+    PetscCall(GlobalDiff(a.nparams, tb.params, tcs.params, &gd));
+    PetscCall(GlobalDiff(a.nparams, tcs.params, tw.params, &gc));
     CHECK(gd == 0 && gc > 0, "cosine schedule over %lld steps: 30 + restart + 30 vs 60 straight: %d parameters differ (bitwise); %d differ from the constant-rate run", (long long)tcs.adam.o.total_steps, (int)gd, (int)gc);
     PetscCall(TrainerDestroy(&tb));
     PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aoc, &dw, &tol, &tc));
@@ -198,7 +209,7 @@ int main(int argc, char **argv)
     TrainOpts   toe = to;
     double     *ref;
     double      err = 0;
-    PetscInt    same = 1, pd = 0, ed = 0, gd[2], ld[2];
+    PetscInt    same = 1, gd[2];
     PetscMPIInt size;
     char        ckpt[64];
     toe.ema_decay = 0.9;
@@ -220,20 +231,9 @@ int main(int argc, char **argv)
        at most 2^-24 / (1 - 0.9) = 6e-7 relative in all */
     CHECK(err < 1e-6 && same && TrainerWeights(&te) == te.ema && TrainerWeights(&tw) == tw.params, "moving average over %d steps: max |ema - recursion| / max(1, |ema|) %.2e (bound 1e-6); trained weights %s the run without it; TrainerWeights picks the average", NSTEPS, err, same ? "equal" : "DIFFER FROM");
     /* restart, bitwise */
-    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &toe, &ta));
-    PetscCall(TrainerSteps(&ta, &sch, &dw, &toe, NSTEPS / 2, NULL));
-    PetscCall(TrainerSaveCheckpoint(&ta, &toe, ckpt));
-    PetscCall(TrainerDestroy(&ta));
-    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &ao, &dw, &toe, &tb));
-    PetscCall(TrainerLoadCheckpoint(&tb, &toe, ckpt));
-    PetscCall(TrainerSteps(&tb, &sch, &dw, &toe, NSTEPS - NSTEPS / 2, NULL));
-    for (PetscInt k = 0; k < a.nparams; k++) {
-      pd += tb.params[k] != te.params[k];
-      ed += tb.ema[k] != te.ema[k];
-    }
-    ld[0] = pd;
-    ld[1] = ed;
-    PetscCallMPI(MPI_Allreduce(ld, gd, 2, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    PetscCall(HalfAndRestart(&a, &ao, &dw, &toe, &sch, ckpt, NULL, &tb));
+    PetscCall(GlobalDiff(a.nparams, tb.params, te.params, &gd[0]));
+    PetscCall(GlobalDiff(a.nparams, tb.ema, te.ema, &gd[1]));
     CHECK(gd[0] == 0 && gd[1] == 0, "moving average: 30 + checkpoint + restart + 30 vs 60 straight: %d weights and %d averaged weights differ (bitwise)", (int)gd[0], (int)gd[1]);
     PetscCall(TrainerDestroy(&tb));
     /* the checkpoint's params are the average (what a sampler reads) */
@@ -256,12 +256,11 @@ int main(int argc, char **argv)
        steps equal 60 straight steps of the run without an average (tw) */
     {
       Trainer  to_;
-      PetscInt nd = 0, gnd;
+      PetscInt gnd;
       PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &ao, &dw, &to, &to_));
       PetscCall(TrainerLoadCheckpoint(&to_, &to, ckpt));
       PetscCall(TrainerSteps(&to_, &sch, &dw, &to, NSTEPS - NSTEPS / 2, NULL));
-      for (PetscInt k = 0; k < a.nparams; k++) nd += to_.params[k] != tw.params[k];
-      PetscCallMPI(MPI_Allreduce(&nd, &gnd, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+      PetscCall(GlobalDiff(a.nparams, to_.params, tw.params, &gnd));
       CHECK(gnd == 0 && to_.ema == NULL, "checkpoint with an average restored without -train_ema: 30 + 30 steps equal 60 steps without an average (%d weights differ)", (int)gnd);
       PetscCall(TrainerDestroy(&to_));
     }

@@ -256,7 +256,7 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrain
   PetscCall(PetscTime(&t1));
   *interrupted = (PetscBool)(tr.state == TRAIN_INTERRUPTED);
   PetscCall(PetscArraycpy(model->params, TrainerWeights(&tr), model->arch.nparams));
-  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train, .ema_decay = c->to.ema_decay};
+  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train, .ema_decay = c->to.ema_decay, .t_power = c->to.t_power};
   PetscCall(TrainerDestroy(&tr));
   PetscCall(PetscFree2(x, y));
   PetscFunctionReturn(0);

@@ -233,6 +233,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   PetscCall(PetscPrintf(comm, "\ntrain: %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "; Adam lr %.6g", ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch, (double)c.ao.lr));
   if (c.ao.schedule == ADAM_SCHEDULE_COSINE) PetscCall(PetscPrintf(comm, " (cosine to %.6g at step %lld)", (double)c.ao.lr_min, (long long)total));
   if (c.to.ema_decay > 0) PetscCall(PetscPrintf(comm, "; the model keeps the moving average of the weights (decay %.6g)", (double)c.to.ema_decay));
+  if (c.to.t_power != 1) PetscCall(PetscPrintf(comm, "; times t = eps + (T - eps) u^%.6g", (double)c.to.t_power));
   PetscCall(PetscPrintf(comm, "\n"));
   PetscCheck(start <= total, comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s is at step %lld, beyond the %lld steps of -train_epochs %" PetscInt_FMT ": raise -train_epochs", c.ckpt, (long long)start, (long long)total, c.to.epochs);
 
@@ -253,6 +254,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
     sum.train_seed = c.to.seed;
     sum.n_train    = (PetscInt)d.N;
     sum.ema_decay  = c.to.ema_decay;
+    sum.t_power    = c.to.t_power;
     PetscCall(ModelSave(comm, &model, &sum, c.model));
     {
       const double flops = (double)(MlpFlopsForward(&model.arch, 1) + MlpFlopsBackward(&model.arch, 1)) * (double)(total - start) * (double)c.to.batch;

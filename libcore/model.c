@@ -262,6 +262,7 @@ PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary 
   if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "train_seed", s->train_seed);
   if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "n_train", s->n_train);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_ema", s->ema_decay);
+  if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_t_power", s->t_power);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_final_loss", s->final_loss);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_seconds", s->seconds);
   if (ierr) {

@@ -81,6 +81,7 @@ typedef struct {
   PetscReal  final_loss, seconds;
   PetscInt   train_seed, n_train;
   PetscReal  ema_decay; /* -train_ema: params are the moving average of the weights when > 0 */
+  PetscReal  t_power;   /* -train_t_power: the law of the training times (1: uniform) */
 } ModelTrainSummary;
 PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary *summary, const char path[]);
 PetscErrorCode ModelLoad(MPI_Comm comm, const char path[], Model *m);

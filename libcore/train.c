@@ -68,6 +68,7 @@ PetscErrorCode TrainOptsSetDefaults(TrainOpts *o)
   o->ckpt_interval = 0;
   o->test_signal_step = -1;
   o->ema_decay    = 0;
+  o->t_power      = 1;
   PetscFunctionReturn(0);
 }
 
@@ -86,7 +87,9 @@ PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], Train
     o->test_signal_step = ts;
   }
   PetscCall(PetscOptionsReal("-train_ema", "Decay of the moving average of the weights that sampling uses (0: off, the paper; e.g. 0.999)", "train", o->ema_decay, &o->ema_decay, NULL));
+  PetscCall(PetscOptionsReal("-train_t_power", "Draw t = eps + (T - eps) u^p, u ~ U(0, 1): 1 = the paper's U(eps, T); p > 1 trains more on small t", "train", o->t_power, &o->t_power, NULL));
   PetscOptionsEnd();
+  PetscCheck(o->t_power >= 1 && o->t_power <= 10, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_t_power %.6g: must be in [1, 10] (1 is the paper's uniform t; 2 or 3 put a quarter or a third of the loss below t = 0.05)", (double)o->t_power);
   PetscCheck(o->ema_decay >= 0 && o->ema_decay < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_ema %g: the decay of the moving average must be in [0, 1) (0 turns it off; 0.999 averages over about 1000 steps)", (double)o->ema_decay);
   PetscCheck(o->epochs > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_epochs %" PetscInt_FMT ": must be > 0", o->epochs);
   PetscCheck(o->batch > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_batch %" PetscInt_FMT ": must be > 0", o->batch);
@@ -94,6 +97,11 @@ PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], Train
   PetscCheck(o->log_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_log_interval %g: must be >= 0", (double)o->log_interval);
   PetscCheck(o->ckpt_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_checkpoint_interval %g: must be >= 0 seconds", (double)o->ckpt_interval);
   PetscFunctionReturn(0);
+}
+
+PetscReal train_draw_t(const Sched *sch, PetscReal p, double u)
+{
+  return sch->eps + (sch->T - sch->eps) * (p == 1 ? u : pow(u, (double)p));
 }
 
 PetscInt64 train_steps_per_epoch(const TrainData *d, const TrainOpts *o)
@@ -229,7 +237,7 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
       RngStream        st, sz;
       rng_stream_init(&st, (uint64_t)o->seed, RNG_PURPOSE_TRAIN_T, (uint64_t)(tr->step * d->N + gi));
       rng_stream_init(&sz, (uint64_t)o->seed, RNG_PURPOSE_TRAIN_Z, (uint64_t)(tr->step * d->N + gi));
-      tr->bt[nb] = sch->eps + (sch->T - sch->eps) * rng_uniform(&st);
+      tr->bt[nb] = train_draw_t(sch, o->t_power, rng_uniform(&st));
       for (PetscInt e = 0; e < nx; e++) {
         tr->bx[(size_t)nb * nx + e] = d->x[(size_t)li * nx + e];
         tr->bz[(size_t)nb * nx + e] = (float)rng_normal(&sz);
@@ -343,6 +351,7 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss_sum", tr->epoch_loss_sum));
   PetscCall(H5ioAttrInt(&io, "/", "epoch_loss_n", tr->epoch_loss_n));
   PetscCall(H5ioAttrReal(&io, "/", "train_ema", tr->ema_decay));
+  PetscCall(H5ioAttrReal(&io, "/", "train_t_power", o->t_power));
   if (tr->meta) PetscCall(ModelWriteH5(&io, tr->meta, TrainerWeights(tr))); /* a checkpoint is also a model */
   else {
     PetscCall(H5ioAttrString(&io, "/", "architecture", arch));
@@ -399,6 +408,13 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   }
   PetscCall(H5ioReadAttrInt(&io, "/", "train_seed", &v));
   PetscCheck(v == o->seed, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_seed %lld but this run has %" PetscInt_FMT ": the restart would not continue the same random streams", path, (long long)v, o->seed);
+  {
+    PetscBool has;
+    PetscReal p = 1; /* checkpoints written before -train_t_power drew t uniformly */
+    PetscCall(H5ioHasAttr(&io, "/", "train_t_power", &has));
+    if (has) PetscCall(H5ioReadAttrReal(&io, "/", "train_t_power", &p));
+    PetscCheck(p == o->t_power, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_t_power %.6g but this run has %.6g: resume with -train_t_power %.6g (or remove the checkpoint to start afresh)", path, (double)p, (double)o->t_power, (double)p);
+  }
   PetscCall(H5ioReadAttrInt(&io, "/", "train_batch", &v));
   PetscCheck(v == o->batch, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_batch %lld but this run has %" PetscInt_FMT, path, (long long)v, o->batch);
   if (tr->adam.o.schedule == ADAM_SCHEDULE_COSINE) { /* a cosine run resumes on its own curve only */

@@ -47,6 +47,8 @@ pdediff_train_fail(cli_train_rows_mismatch "dataset x has 2000 rows but y has 19
 pdediff_train_fail(cli_train_nan_row "row 777 holds a NaN or Inf" ${MPIEXEC_EXECUTABLE} -n 2 --oversubscribe ${PDE} train -train_data nan.h5 -model x.h5)
 pdediff_train_fail(cli_train_other_arch "was trained for a different problem: network 7-32-32-2 .checkpoint. / 7-16-16-2" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -net_width 16 -model good.h5 -train_restart)
 pdediff_train_fail(cli_train_other_sde "different problem: forward process" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -sde_type ve -model good.h5 -train_restart)
+pdediff_train_fail(cli_train_bad_t_power "-train_t_power 0.5: must be in .1, 10." ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -train_t_power 0.5 -model x.h5)
+pdediff_train_fail(cli_train_other_t_power "trained with -train_t_power 1 but this run has 3: resume with -train_t_power 1" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -train_t_power 3 -model good.h5 -train_restart)
 pdediff_train_fail(cli_train_ckpt_exists "Checkpoint good.ckpt.h5 exists: pass -train_restart" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -model good.h5)
 pdediff_train_fail(cli_train_same_files "-train_checkpoint and -model are the same file" ${PDE} train -train_data data.h5 -model a.h5 -train_checkpoint a.h5)
 pdediff_train_fail(cli_sample_cond_count "-cond has 2 values but the model good.h5 is conditioned on n_y = 1" ${PDE} sample -model good.h5 -cond 1,2 -output x.h5)

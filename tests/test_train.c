@@ -22,7 +22,13 @@
  *    bitwise for both buffers; the checkpoint's model part (params) is the average; a checkpoint
  *    without an average restored with one starts it at the restored weights; one with an average
  *    restored without one continues from the trained weights (train_params), bitwise equal to
- *    the run without an average. */
+ *    the run without an average.
+ * 8. Training times (-train_t_power p): train_draw_t with p = 1 is eps + (T - eps) u exactly; with
+ *    p = 3, 200,000 draws from the counter RNG pass a Kolmogorov-Smirnov test against the law
+ *    P(t <= s) = ((s - eps)/(T - eps))^(1/3) (statistic below 1.63/sqrt(n), the 1% level), and
+ *    their fraction below t = 0.05 is 0.05^(1/3) = 0.368 within 4 SE. In the trainer, the last
+ *    batch's times are exactly train_draw_t(u) of its members' streams; a p = 3 restart is bitwise;
+ *    resuming a p = 3 checkpoint with p = 1 is an error. */
 #include "train.h"
 #include "rng.h"
 #include "sampler.h"
@@ -277,6 +283,66 @@ int main(int argc, char **argv)
     }
     PetscCall(TrainerDestroy(&te));
     PetscCall(PetscFree(ref));
+  }
+  /* 8 */
+  {
+    const PetscInt n = 200000;
+    const PetscReal p = 3, span = sch.T - sch.eps;
+    PetscReal  *tv, ks = 0, below = 0, frac, se;
+    PetscInt    exact1 = 1, gd, nb = 0, nbad = 0, gbad;
+    Trainer     tp, tq, tc;
+    TrainOpts   top = to;
+    PetscMPIInt size;
+    char        ckpt[64];
+    PetscCall(PetscMalloc1(n, &tv));
+    for (PetscInt i = 0; i < n; i++) {
+      RngStream st;
+      rng_stream_init(&st, 11, RNG_PURPOSE_TRAIN_T, (uint64_t)i);
+      const double u = rng_uniform(&st);
+      exact1 &= train_draw_t(&sch, 1, u) == sch.eps + span * u;
+      tv[i] = train_draw_t(&sch, p, u);
+      below += tv[i] < 0.05;
+    }
+    PetscCall(PetscSortReal(n, tv));
+    for (PetscInt i = 0; i < n; i++) {
+      const PetscReal F = pow((tv[i] - sch.eps) / span, 1 / p);
+      ks = PetscMax(ks, PetscMax(PetscAbsReal(F - (PetscReal)i / n), PetscAbsReal(F - (PetscReal)(i + 1) / n)));
+    }
+    frac = below / n;
+    se   = PetscSqrtReal(frac * (1 - frac) / n);
+    CHECK(exact1, "-train_t_power 1 draws t = eps + (T - eps) u exactly (the paper's U(eps, T))");
+    CHECK(ks < 1.63 / PetscSqrtReal((PetscReal)n) && PetscAbsReal(frac - pow((0.05 - sch.eps) / span, 1 / p)) < 4 * se,
+          "-train_t_power 3: KS statistic %.2e against ((t - eps)/(T - eps))^(1/3) (bound %.2e); fraction below t = 0.05: %.4f, law %.4f, SE %.1e", (double)ks, 1.63 / PetscSqrtReal((PetscReal)n), (double)frac, pow((0.05 - sch.eps) / span, 1 / p), (double)se);
+    PetscCall(PetscFree(tv));
+
+    top.t_power = p;
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &top, &tp));
+    PetscCall(TrainerSteps(&tp, &sch, &dw, &top, NSTEPS, NULL));
+    { /* recompute the times of the last step's members on this rank, in the trainer's order */
+      const PetscInt64 step = tp.step - 1, spe = train_steps_per_epoch(&dw, &top), j = step % spe;
+      for (PetscInt64 q = j * top.batch; q < PetscMin((j + 1) * top.batch, dw.N); q++) {
+        const PetscInt64 gi = tp.perm[q];
+        RngStream        st;
+        if (gi < dw.first || gi >= dw.first + dw.nlocal) continue;
+        rng_stream_init(&st, (uint64_t)top.seed, RNG_PURPOSE_TRAIN_T, (uint64_t)(step * dw.N + gi));
+        nbad += tp.bt[nb++] != train_draw_t(&sch, p, rng_uniform(&st));
+      }
+    }
+    PetscCallMPI(MPI_Allreduce(&nbad, &gbad, 1, MPIU_INT, MPI_SUM, PETSC_COMM_WORLD));
+    CHECK(nb > 0 && gbad == 0, "-train_t_power 3 in the trainer: %d of the last batch's times (%d on this rank) differ from train_draw_t of their streams", (int)gbad, (int)nb);
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+    PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_train_tpow_np%d.h5", size));
+    PetscCall(HalfAndRestart(&a, &ao, &dw, &top, &sch, ckpt, NULL, &tq));
+    PetscCall(GlobalDiff(a.nparams, tq.params, tp.params, &gd));
+    CHECK(gd == 0, "-train_t_power 3: 30 + restart + 30 steps vs 60 straight: %d parameters differ (bitwise)", (int)gd);
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &to, &tc));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    PetscErrorCode e1 = TrainerLoadCheckpoint(&tc, &to, ckpt);
+    PetscCall(PetscPopErrorHandler());
+    CHECK(e1 != 0, "resuming a -train_t_power 3 checkpoint with -train_t_power 1 is an error");
+    PetscCall(TrainerDestroy(&tc));
+    PetscCall(TrainerDestroy(&tq));
+    PetscCall(TrainerDestroy(&tp));
   }
   PetscCall(TrainerDestroy(&tw));
   PetscCall(TrainerDestroy(&ts));

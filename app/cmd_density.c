@@ -37,6 +37,7 @@ typedef struct {
   PetscBool   sqcost;
   PetscReal   sq_tol;
   char        dir[PETSC_MAX_PATH_LEN], output[PETSC_MAX_PATH_LEN], model[PETSC_MAX_PATH_LEN], key[32];
+  char        model_in[PETSC_MAX_PATH_LEN]; /* -density_model_in: sample this model, no training */
   PetscInt    layers, width, init_seed;
   ModelNorm   norm;
   Sched       sch;
@@ -97,7 +98,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, DensityCtx *c)
   c->width     = 128;
   c->init_seed = 0;
   c->norm      = MODEL_NORM_NONE;
-  c->output[0] = c->model[0] = 0;
+  c->output[0] = c->model[0] = c->model_in[0] = 0;
   PetscCall(PetscStrncpy(c->dir, "runs/density", sizeof(c->dir)));
   PetscCall(SchedSetDefaults(&c->sch));
   PetscCall(AdamOptsSetDefaults(&c->ao));
@@ -121,6 +122,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, DensityCtx *c)
   PetscCall(PetscOptionsString("-density_dir", "Directory of the cell files CASE_FORMULATION.h5 (and models)", "density", c->dir, c->dir, sizeof(c->dir), NULL));
   PetscCall(PetscOptionsString("-density_output", "Cell file (default DIR/CASE_FORMULATION.h5)", "density", c->output, c->output, sizeof(c->output), NULL));
   PetscCall(PetscOptionsString("-model", "Where to write the trained model (default DIR/CASE_FORMULATION.model.h5)", "density", c->model, c->model, sizeof(c->model), NULL));
+  PetscCall(PetscOptionsString("-density_model_in", "Sample this trained model of the same case and formulation instead of training (e.g. to try other sampler options on a finished cell)", "density", c->model_in, c->model_in, sizeof(c->model_in), NULL));
   PetscCall(PetscOptionsInt("-net_layers", "Hidden layers (paper Sec. 5.1: 2)", "density", c->layers, &c->layers, NULL));
   PetscCall(PetscOptionsInt("-net_width", "Units per hidden layer", "density", c->width, &c->width, NULL));
   PetscCall(PetscOptionsInt("-net_seed", "Seed of the weight initialisation", "density", c->init_seed, &c->init_seed, NULL));
@@ -144,6 +146,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, DensityCtx *c)
   if (!c->output[0]) PetscCall(PetscSNPrintf(c->output, sizeof(c->output), "%s/%s_%s.h5", c->dir, DensityCases[c->dcase], c->key));
   if (!c->model[0]) PetscCall(PetscSNPrintf(c->model, sizeof(c->model), "%s/%s_%s.model.h5", c->dir, DensityCases[c->dcase], c->key));
   PetscCheck(strcmp(c->output, c->model), comm, PETSC_ERR_ARG_WRONG, "-density_output and -model are the same file %s: give them different names", c->model);
+  PetscCheck(!c->model_in[0] || strcmp(c->output, c->model_in), comm, PETSC_ERR_ARG_WRONG, "-density_output and -density_model_in are the same file %s: the cell file would replace the model it samples", c->model_in);
   PetscFunctionReturn(0);
 }
 
@@ -155,9 +158,9 @@ static PetscErrorCode PrepareOutput(MPI_Comm comm, const DensityCtx *c)
 
   PetscFunctionBeginUser;
   PetscCall(PetscStrlen(c->dir, &n));
-  if (!strncmp(c->output, c->dir, n) || !strncmp(c->model, c->dir, n)) PetscCall(H5ioMakeDirs(comm, c->dir));
+  if (!strncmp(c->output, c->dir, n) || (!c->model_in[0] && !strncmp(c->model, c->dir, n))) PetscCall(H5ioMakeDirs(comm, c->dir));
   PetscCall(H5ioCheckWritable(comm, c->output, "-density_output"));
-  PetscCall(H5ioCheckWritable(comm, c->model, "-model"));
+  if (!c->model_in[0]) PetscCall(H5ioCheckWritable(comm, c->model, "-model"));
   PetscFunctionReturn(0);
 }
 
@@ -223,6 +226,61 @@ static PetscErrorCode BuildReference(MPI_Comm comm, const DensityCtx *c, Density
   PetscFunctionReturn(0);
 }
 
+/* This rank's rows of the training joint (keyed by sample index: the same set at any rank count). */
+static PetscErrorCode BuildTrainSet(MPI_Comm comm, const DensityCtx *c, DensityTrainSet *ts)
+{
+  PetscFunctionBeginUser;
+  PetscCall(SamplerPartition(comm, c->n_train, &ts->nlocal, &ts->first));
+  PetscCall(PetscMalloc2(PetscMax(ts->nlocal, 1), &ts->x, PetscMax(ts->nlocal, 1), &ts->y));
+  density_joint_rows(c->dcase, (uint64_t)c->data_seed, RNG_PURPOSE_DATA, (uint64_t)ts->first, ts->nlocal, ts->x, ts->y);
+  PetscFunctionReturn(0);
+}
+
+/* Step 2 with -density_model_in: load a finished cell's model instead of training. It must have
+   this run's network, forward process and normalisation (ModelCompatible against the model this
+   run would train) and the case recorded in it, when it has one; its training summary is kept. */
+static PetscErrorCode LoadCellModel(MPI_Comm comm, const DensityCtx *c, DensityTrainSet *ts, Model *model, ModelTrainSummary *sum)
+{
+  Model     expect;
+  H5io      io;
+  PetscBool same, has;
+  PetscInt64 v;
+  char      why[512];
+
+  PetscFunctionBeginUser;
+  PetscCall(BuildTrainSet(comm, c, ts));
+  PetscCall(ModelLoad(comm, c->model_in, model));
+  PetscCall(ModelCreate(1, 1, PETSC_FALSE, c->layers, c->width, &c->sch, c->init_seed, &expect));
+  {
+    float *x, *y;
+    PetscCall(PetscMalloc2(PetscMax(ts->nlocal, 1), &x, PetscMax(ts->nlocal, 1), &y));
+    for (PetscInt i = 0; i < ts->nlocal; i++) {
+      x[i] = (float)ts->x[i];
+      y[i] = (float)ts->y[i];
+    }
+    PetscCall(ModelSetNormalization(comm, &expect, c->norm, ts->nlocal, x, y));
+    PetscCall(PetscFree2(x, y));
+  }
+  PetscCall(ModelCompatible(&expect, model, &same, why, sizeof(why)));
+  PetscCall(ModelDestroy(&expect));
+  PetscCheck(same, comm, PETSC_ERR_ARG_INCOMP, "-density_model_in %s is not a model of this cell: %s (this run / the file). Give the same -sde_type, -net_layers, -net_width and -train_normalize as the run that trained it", c->model_in, why);
+  *sum = (ModelTrainSummary){.epochs = 0, .steps = 0, .final_loss = NAN, .seconds = 0, .train_seed = c->to.seed, .n_train = c->n_train};
+  PetscCall(H5ioOpen(comm, c->model_in, &io));
+  PetscCall(H5ioHasAttr(&io, "/", "density_case_id", &has));
+  if (has) {
+    PetscCall(H5ioReadAttrInt(&io, "/", "density_case_id", &v));
+    PetscCheck(v == (PetscInt64)c->dcase, comm, PETSC_ERR_ARG_INCOMP, "-density_model_in %s was trained on the %s case, this run is -density_case %s: give that case's model", c->model_in, v >= 0 && v < 3 ? DensityCases[v] : "unknown", DensityCases[c->dcase]);
+  } else PetscCall(PetscPrintf(comm, "density: WARNING: %s does not record its case (trained before models did): make sure it is the %s model\n", c->model_in, DensityCases[c->dcase]));
+  PetscCall(H5ioHasAttr(&io, "/", "train_epochs", &has));
+  if (has) {
+    PetscCall(H5ioReadAttrInt(&io, "/", "train_epochs", &sum->epochs));
+    PetscCall(H5ioReadAttrInt(&io, "/", "train_steps", &sum->steps));
+    PetscCall(H5ioReadAttrReal(&io, "/", "train_final_loss", &sum->final_loss));
+  }
+  PetscCall(H5ioClose(&io));
+  PetscFunctionReturn(0);
+}
+
 /* Step 2: train on this rank's share of the training set. *interrupted: a signal stopped it. */
 static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrainSet *ts, Model *model, ModelTrainSummary *sum, PetscBool *interrupted)
 {
@@ -234,12 +292,10 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrain
   PetscLogDouble t0, t1;
 
   PetscFunctionBeginUser;
-  PetscCall(SamplerPartition(comm, c->n_train, &nlocal, &first));
-  ts->nlocal = nlocal;
-  ts->first  = first;
-  PetscCall(PetscMalloc2(PetscMax(nlocal, 1), &ts->x, PetscMax(nlocal, 1), &ts->y));
+  PetscCall(BuildTrainSet(comm, c, ts));
+  nlocal = ts->nlocal;
+  first  = ts->first;
   PetscCall(PetscMalloc2(PetscMax(nlocal, 1), &x, PetscMax(nlocal, 1), &y));
-  density_joint_rows(c->dcase, (uint64_t)c->data_seed, RNG_PURPOSE_DATA, (uint64_t)first, nlocal, ts->x, ts->y);
   for (PetscInt i = 0; i < nlocal; i++) {
     x[i] = (float)ts->x[i];
     y[i] = (float)ts->y[i];
@@ -256,7 +312,7 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrain
   PetscCall(PetscTime(&t1));
   *interrupted = (PetscBool)(tr.state == TRAIN_INTERRUPTED);
   PetscCall(PetscArraycpy(model->params, TrainerWeights(&tr), model->arch.nparams));
-  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train, .ema_decay = c->to.ema_decay, .t_power = c->to.t_power};
+  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train, .ema_decay = c->to.ema_decay, .t_power = c->to.t_power, .density_case = (PetscInt)c->dcase};
   PetscCall(TrainerDestroy(&tr));
   PetscCall(PetscFree2(x, y));
   PetscFunctionReturn(0);
@@ -353,7 +409,9 @@ static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const Densit
   PetscCall(H5ioAttrString(&io, "/", "case", DensityCases[c->dcase]));
   PetscCall(H5ioAttrString(&io, "/", "formulation", c->key));
   PetscCall(H5ioAttrString(&io, "/", "formulation_description", desc));
-  PetscCall(H5ioAttrString(&io, "/", "model", c->model));
+  PetscCall(H5ioAttrString(&io, "/", "model", c->model_in[0] ? c->model_in : c->model));
+  PetscCall(H5ioAttrInt(&io, "/", "model_reused", c->model_in[0] ? 1 : 0)); /* 1: -density_model_in, train_seconds 0 */
+  PetscCall(H5ioAttrString(&io, "/", "sampler_start", SamplerStarts[c->so.start]));
   PetscCall(H5ioAttrInt(&io, "/", "n_train", c->n_train));
   PetscCall(H5ioAttrInt(&io, "/", "n_gen", c->n_gen));
   PetscCall(H5ioAttrInt(&io, "/", "n_ref", c->n_ref));
@@ -484,7 +542,8 @@ PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status)
   for (PetscInt k = 0; k < c.ny; k++) PetscCall(PetscPrintf(comm, "density: Y = %g: %" PetscInt_FMT " band points, exact conditional acceptance %.3f\n", (double)c.yv[k], yc[k].nband, (double)yc[k].accept));
 
   PetscCall(PetscLogStagePush(st_train));
-  PetscCall(TrainCell(comm, &c, &ts, &model, &sum, &interrupted));
+  if (c.model_in[0]) PetscCall(LoadCellModel(comm, &c, &ts, &model, &sum));
+  else PetscCall(TrainCell(comm, &c, &ts, &model, &sum, &interrupted));
   PetscCall(PetscLogStagePop());
   times[0] = sum.seconds;
   if (interrupted) {
@@ -495,8 +554,11 @@ PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status)
     PetscCall(DestroyY(c.ny, yc));
     PetscFunctionReturn(0);
   }
-  PetscCall(PetscPrintf(comm, "density: trained %lld steps in %.1f s, mean loss of the last epoch %.5f\n", (long long)sum.steps, (double)sum.seconds, (double)sum.final_loss));
-  PetscCall(ModelSave(comm, &model, &sum, c.model));
+  if (c.model_in[0]) PetscCall(PetscPrintf(comm, "density: sampling %s (trained %lld steps, mean loss of the last epoch %.5f); no training\n", c.model_in, (long long)sum.steps, (double)sum.final_loss));
+  else {
+    PetscCall(PetscPrintf(comm, "density: trained %lld steps in %.1f s, mean loss of the last epoch %.5f\n", (long long)sum.steps, (double)sum.seconds, (double)sum.final_loss));
+    PetscCall(ModelSave(comm, &model, &sum, c.model));
+  }
 
   PetscCall(PetscLogStagePush(st_sample));
   PetscCall(SampleCell(comm, &c, &model, yc, evals, &times[1]));
@@ -524,7 +586,7 @@ PetscErrorCode CmdDensity(MPI_Comm comm, int nargs, char **args, int *status)
 
   PetscCall(WriteCell(comm, &c, yc, &ts, &sum, times, evals, avg));
   PetscCall(PetscTime(&t1));
-  PetscCall(PetscPrintf(comm, "density: wrote %s and %s; wall %.1f s (train %.1f, sample %.1f, OT %.1f) on %d rank(s)\n", c.output, c.model, t1 - tstart, (double)times[0], (double)times[1], (double)times[2], size));
+  PetscCall(PetscPrintf(comm, "density: wrote %s and %s%s; wall %.1f s (train %.1f, sample %.1f, OT %.1f) on %d rank(s)\n", c.output, c.model_in[0] ? "sampled " : "", c.model_in[0] ? c.model_in : c.model, t1 - tstart, (double)times[0], (double)times[1], (double)times[2], size));
   PetscCall(PetscFree2(ts.x, ts.y));
   PetscCall(ModelDestroy(&model));
   PetscCall(DestroyY(c.ny, yc));

@@ -155,7 +155,7 @@ PetscErrorCode CmdSample(MPI_Comm comm, int nargs, char **args, int *status)
     sm = (ScoreModel){ExactMixtureScore, &mx, 1, 0};
   }
 
-  PetscCheck(c.so.start == SAMPLER_START_ZERO, comm, PETSC_ERR_ARG_INCOMP, "-sampler_start mean starts from a trained model's data mean: use it with -model (the built-in problems start from N(0, sigma(T)^2))");
+  PetscCheck(c.so.start != SAMPLER_START_MEAN, comm, PETSC_ERR_ARG_INCOMP, "-sampler_start mean starts from a trained model's data mean: use it with -model (the built-in problems start from zero or tweedie)");
   PetscCall(SamplerRun(&c.sch, &c.so, &sm, nlocal, first, c.cond_dim ? cond : NULL, x, &st, NULL, NULL));
   PetscCall(SamplerStatsReduce(comm, &st, &gst));
   PetscCall(StatsMoments(comm, nlocal, c.dim, x, mean, sd));

@@ -255,6 +255,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
     sum.n_train    = (PetscInt)d.N;
     sum.ema_decay  = c.to.ema_decay;
     sum.t_power    = c.to.t_power;
+    sum.density_case = -1;
     PetscCall(ModelSave(comm, &model, &sum, c.model));
     {
       const double flops = (double)(MlpFlopsForward(&model.arch, 1) + MlpFlopsBackward(&model.arch, 1)) * (double)(total - start) * (double)c.to.batch;

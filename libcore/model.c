@@ -263,6 +263,7 @@ PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary 
   if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "n_train", s->n_train);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_ema", s->ema_decay);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_t_power", s->t_power);
+  if (!ierr && s && s->density_case >= 0) ierr = H5ioAttrInt(&io, "/", "density_case_id", s->density_case);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_final_loss", s->final_loss);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_seconds", s->seconds);
   if (ierr) {

@@ -82,6 +82,7 @@ typedef struct {
   PetscInt   train_seed, n_train;
   PetscReal  ema_decay; /* -train_ema: params are the moving average of the weights when > 0 */
   PetscReal  t_power;   /* -train_t_power: the law of the training times (1: uniform) */
+  PetscInt   density_case; /* pdediff density: the Table 1 case (DensityCase) trained on; -1: none */
 } ModelTrainSummary;
 PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary *summary, const char path[]);
 PetscErrorCode ModelLoad(MPI_Comm comm, const char path[], Model *m);

@@ -3,7 +3,7 @@
 #include <math.h>
 
 const char *const SamplerTypes[] = {"ode", "sde", "SamplerType", "SAMPLER_", NULL};
-const char *const SamplerStarts[] = {"zero", "mean", "SamplerStart", "SAMPLER_START_", NULL};
+const char *const SamplerStarts[] = {"zero", "mean", "tweedie", "SamplerStart", "SAMPLER_START_", NULL};
 
 static PetscLogEvent SAMPLER_SDE_EVENT, SAMPLER_ODE_EVENT, SAMPLER_SCORE_EVENT;
 
@@ -67,7 +67,7 @@ PetscErrorCode SamplerOptsSetFromOptions(MPI_Comm comm, const char prefix[], Sam
   PetscCall(PetscOptionsInt("-sampler_max_steps", "ODE: maximum steps per particle", "sampler", o->max_steps, &o->max_steps, NULL));
   PetscCall(PetscOptionsInt("-sampler_chunk", "Particles per batched score evaluation (memory only; results do not depend on it)", "sampler", o->chunk, &o->chunk, NULL));
   PetscCall(PetscOptionsInt("-sampler_seed", "Seed of the prior draw and the SDE noise", "sampler", o->seed, &o->seed, NULL));
-  PetscCall(PetscOptionsEnum("-sampler_start", "Start of the reverse process: zero = N(0, sigma(T)^2) (the paper), mean = N(m(T) x_mean, sigma(T)^2) with the training-set mean of x", "sampler", SamplerStarts, (PetscEnum)o->start, (PetscEnum *)&o->start, NULL));
+  PetscCall(PetscOptionsEnum("-sampler_start", "Start of the reverse process: zero = N(0, sigma(T)^2) (the paper), mean = N(m(T) x_mean, sigma(T)^2) with the training-set mean of x, tweedie = N(m(T) E[x|c], sigma(T)^2) with the conditional mean from the score at T", "sampler", SamplerStarts, (PetscEnum)o->start, (PetscEnum *)&o->start, NULL));
   PetscOptionsEnd();
   PetscCall(SamplerOptsValidate(o));
   PetscFunctionReturn(0);
@@ -131,6 +131,34 @@ static PetscErrorCode CallScore(const ScoreModel *sm, PetscInt n, const PetscRea
   st->score_calls++;
   PetscFunctionReturn(0);
 }
+
+/* -sampler_start tweedie: add m(T) mu(c) to the starting points x (drawn around 0), with mu(c)
+   the Tweedie estimate of E[x0 | c] from the score at t = T (sampler.h), chunk by chunk. */
+static PetscErrorCode TweedieStart(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt nlocal, const PetscReal cond[], PetscReal x[], SamplerStats *st)
+{
+  const PetscInt dim = sm->dim, cd = sm->cond_dim, chunk = PetscMin(o->chunk, PetscMax(nlocal, 1));
+  PetscReal     *mu, *xs, *s, *t;
+  SchedCoef      cT;
+
+  PetscFunctionBeginUser;
+  sched_coef(sch, sch->T, &cT);
+  PetscCall(PetscMalloc4((size_t)chunk * dim, &mu, (size_t)chunk * dim, &xs, (size_t)chunk * dim, &s, chunk, &t));
+  for (PetscInt i = 0; i < chunk; i++) t[i] = sch->T;
+  for (PetscInt c0 = 0; c0 < nlocal; c0 += chunk) {
+    const PetscInt n = PetscMin(chunk, nlocal - c0);
+    const size_t   nd = (size_t)n * dim;
+    PetscCall(PetscArrayzero(mu, nd));
+    for (PetscInt it = 0; it < SAMPLER_TWEEDIE_ITERS; it++) {
+      for (size_t k = 0; k < nd; k++) xs[k] = cT.m * mu[k];
+      PetscCall(CallScore(sm, n, t, xs, cd ? cond + (size_t)c0 * cd : NULL, s, st));
+      for (size_t k = 0; k < nd; k++) mu[k] = (xs[k] + cT.sigma * cT.sigma * s[k]) / cT.m;
+    }
+    for (size_t k = 0; k < nd; k++) x[(size_t)c0 * dim + k] += cT.m * mu[k];
+  }
+  PetscCall(PetscFree4(mu, xs, s, t));
+  PetscFunctionReturn(0);
+}
+
 
 /* Euler-Maruyama on (42), chunk of n particles starting at global index first. */
 static PetscErrorCode RunSDEChunk(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt n, PetscInt64 first, const PetscReal cond[], PetscReal x[], PetscReal tbuf[], PetscReal sbuf[], PetscInt64 gidx[], RngStream rs[], SamplerStats *st, SamplerMonitor mon, void *mctx)
@@ -376,10 +404,11 @@ PetscErrorCode SamplerRun(const Sched *sch, const SamplerOpts *o, const ScoreMod
   PetscCall(SamplerOptsValidate(o));
   PetscCheck(dim > 0 && cd >= 0 && sm->fn, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "ScoreModel needs dim > 0, cond_dim >= 0 and a score function");
   PetscCheck(cd == 0 || cond, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "ScoreModel has cond_dim %" PetscInt_FMT " but no conditioning rows were given", cd);
-  PetscCheck(o->start == SAMPLER_START_ZERO || o->start_mean, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "-sampler_start mean needs the training-set mean of x, which this run does not have (a model trained before the model file recorded x_mean): retrain, or use -sampler_start zero");
+  PetscCheck(o->start != SAMPLER_START_MEAN || o->start_mean, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "-sampler_start mean needs the training-set mean of x, which this run does not have (a model trained before the model file recorded x_mean): retrain, or use -sampler_start zero");
   PetscCall(PetscMemzero(st, sizeof(*st)));
   PetscCall(PetscTime(&t0));
   DrawPrior(sch, o, dim, nlocal, first, x);
+  if (o->start == SAMPLER_START_TWEEDIE) PetscCall(TweedieStart(sch, o, sm, nlocal, cond, x, st));
   PetscCall(PetscMalloc1(chunk, &gidx));
   if (o->type == SAMPLER_SDE) {
     PetscReal *tbuf, *sbuf;

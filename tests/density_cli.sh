@@ -4,7 +4,8 @@
 # after 1 epoch and after 150 epochs, then the spiral (rejection-sampled exact conditional) after
 # 150; checks that every distance in the cell files is finite, that the distances to the band
 # and to the exact conditional fall with training, that the files are complete (no .partial),
-# and that pdediff table1 prints the table and writes its CSV. It does not check the paper's
+# that -density_model_in resamples a finished cell's model (bitwise with the same options) and
+# refuses another cell's, and that pdediff table1 prints the table and writes its CSV. It does not check the paper's
 # accuracy (that takes the full run: README).
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
@@ -26,6 +27,22 @@ run "$work/xi" 1 tanh -sde_type xi -sde_p 1 -density_sqcost false
 "$mpiexec" -n 1 "$pdediff" table1 -table1_dir "$work/xi" -table1_formulations xi1 > "$work/table1_xi.out"
 grep -q "^xi1  *ODE  *[0-9][0-9]*\.[0-9]" "$work/table1_xi.out" || { echo "FAIL: table1 -table1_formulations xi1 did not list the xi1 cell"; cat "$work/table1_xi.out"; exit 1; }
 echo "ok   xi^1 cell file tanh_xi1.h5 written and listed by table1"
+# -density_model_in: the long tanh model sampled again without training. With the same sampler
+# options the samples are bitwise those of the cell that trained it; with -sampler_start tweedie
+# the file says so. A model of another formulation or case is refused, and nothing is written.
+run "$work/reuse" 150 tanh -density_model_in "$work/long/tanh_ve.model.h5" -density_output "$work/reuse/same.h5"
+run "$work/reuse" 150 tanh -density_model_in "$work/long/tanh_ve.model.h5" -sampler_start tweedie
+[ ! -e "$work/reuse/tanh_ve.model.h5" ] || { echo "FAIL: -density_model_in wrote a model"; exit 1; }
+expect_refused() { # pattern, options...
+  local pat=$1; shift
+  if "$mpiexec" -n "$np" --oversubscribe "$pdediff" density -options_file "$root/inputs/density_quick.opts" -density_n_ref 20000 \
+       -density_dir "$work/refused" "$@" > "$work/refused.log" 2>&1; then echo "FAIL: $* succeeded"; exit 1; fi
+  grep -q -- "$pat" "$work/refused.log" || { echo "FAIL: $* did not say '$pat'"; cat "$work/refused.log"; exit 1; }
+  ! ls "$work/refused/"*.h5* > /dev/null 2>&1 || { echo "FAIL: a refused run left a file"; ls "$work/refused"; exit 1; }
+  echo "ok   refused: $pat"
+}
+expect_refused "is not a model of this cell: forward process" -density_case tanh -sde_type vp -density_model_in "$work/long/tanh_ve.model.h5"
+expect_refused "was trained on the tanh case, this run is -density_case spiral" -density_case spiral -density_model_in "$work/long/tanh_ve.model.h5"
 if ls "$work"/*/*.partial > /dev/null 2>&1; then echo "FAIL: a .partial file was left behind"; exit 1; fi
 /usr/bin/python3 - "$work" <<'PY'
 import sys, h5py, numpy as np
@@ -52,6 +69,14 @@ for j, what in ((0, "ODE vs band"), (1, "SDE vs band"), (3, "ODE vs exact"), (4,
     check(l[j] < 0.8 * s[j], f"tanh {what}: {s[j]:.4f} after 1 epoch -> {l[j]:.4f} after 150 (falls with training)")
 check(abs(l[2] - s[2]) < 1e-12, f"tanh floor {l[2]:.5f} independent of training (same reference sets)")
 check(l[2] < l[0], f"tanh floor {l[2]:.4f} below the trained model's distance {l[0]:.4f}")
+with h5py.File(f"{w}/long/tanh_ve.h5") as a, h5py.File(f"{w}/reuse/same.h5") as b, h5py.File(f"{w}/reuse/tanh_ve.h5") as t:
+    same = all(np.array_equal(a[k][:], b[k][:]) for k in ("samples_ode", "samples_sde", "band", "exact_conditional"))
+    check(same and b.attrs["model_reused"] == 1 and b.attrs["train_seconds"] == 0 and b.attrs["train_epochs"] == a.attrs["train_epochs"],
+          "-density_model_in: samples, bands and exact sets bitwise those of the cell that trained the model; no training time; its epochs recorded")
+    st = t.attrs["sampler_start"]
+    st = st.decode() if isinstance(st, bytes) else st
+    check(st == "tweedie" and np.isfinite(t["cell_euclidean"][:]).all(),
+          f"-sampler_start tweedie recorded ({st}); distances finite: ODE vs band {t['cell_euclidean'][0]:.4f} (zero start {a['cell_euclidean'][0]:.4f})")
 sys.exit(1 if fail else 0)
 PY
 "$pdediff" table1 -table1_dir "$work/long" -table1_formulations ve | tee "$work/table1.out"

@@ -46,6 +46,13 @@ expect "noise level 'high' is not a number" bash "$sweep" local bad_level.conf r
 [ ! -e run_bad ] || fail "a rejected experiment created its run directory"
 expect "not a run directory" bash "$sweep" status nosuch_run
 expect "not a run directory" bash "$root/jobscripts/train.sbatch" nosuch_run
+# the shipped experiments pass the checks and list their cells (init only: nothing runs)
+for e in "paper 18" "exact 10" "quick 5"; do
+  set -- $e
+  out=$(bash "$sweep" init "$root/inputs/sweep_$1.conf" "init_$1") || fail "sweep init inputs/sweep_$1.conf failed: $out"
+  echo "$out" | grep -q "init_$1: $2 cells" || fail "inputs/sweep_$1.conf: expected $2 cells, got: $out"
+  echo "ok: inputs/sweep_$1.conf: $2 cells"
+done
 
 # --- a two-cell sweep through every stage ----------------------------------------------------
 conf ok.conf

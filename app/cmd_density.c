@@ -269,7 +269,7 @@ static PetscErrorCode LoadCellModel(MPI_Comm comm, const DensityCtx *c, DensityT
   PetscCall(H5ioHasAttr(&io, "/", "density_case_id", &has));
   if (has) {
     PetscCall(H5ioReadAttrInt(&io, "/", "density_case_id", &v));
-    PetscCheck(v == (PetscInt64)c->dcase, comm, PETSC_ERR_ARG_INCOMP, "-density_model_in %s was trained on the %s case, this run is -density_case %s: give that case's model", c->model_in, v >= 0 && v < 3 ? DensityCases[v] : "unknown", DensityCases[c->dcase]);
+    PetscCheck(v == (PetscInt64)c->dcase, comm, PETSC_ERR_ARG_INCOMP, "-density_model_in %s was trained on the %s case, this run is -density_case %s: give that case's model", c->model_in, v >= DENSITY_TANH && v <= DENSITY_SPIRAL ? DensityCases[v] : "unknown", DensityCases[c->dcase]);
   } else PetscCall(PetscPrintf(comm, "density: WARNING: %s does not record its case (trained before models did): make sure it is the %s model\n", c->model_in, DensityCases[c->dcase]));
   PetscCall(H5ioHasAttr(&io, "/", "train_epochs", &has));
   if (has) {

@@ -236,6 +236,21 @@ static PetscErrorCode BuildTrainSet(MPI_Comm comm, const DensityCtx *c, DensityT
   PetscFunctionReturn(0);
 }
 
+/* The model this cell trains, before training: network, forward process and normalisation from
+   the options and the training rows; *x, *y (freed by the caller) are the rows in float. */
+static PetscErrorCode FreshCellModel(MPI_Comm comm, const DensityCtx *c, const DensityTrainSet *ts, Model *model, float **x, float **y)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(PetscMax(ts->nlocal, 1), x, PetscMax(ts->nlocal, 1), y));
+  for (PetscInt i = 0; i < ts->nlocal; i++) {
+    (*x)[i] = (float)ts->x[i];
+    (*y)[i] = (float)ts->y[i];
+  }
+  PetscCall(ModelCreate(1, 1, PETSC_FALSE, c->layers, c->width, &c->sch, c->init_seed, model));
+  PetscCall(ModelSetNormalization(comm, model, c->norm, ts->nlocal, *x, *y));
+  PetscFunctionReturn(0);
+}
+
 /* Step 2 with -density_model_in: load a finished cell's model instead of training. It must have
    this run's network, forward process and normalisation (ModelCompatible against the model this
    run would train) and the case recorded in it, when it has one; its training summary is kept. */
@@ -246,26 +261,18 @@ static PetscErrorCode LoadCellModel(MPI_Comm comm, const DensityCtx *c, DensityT
   PetscBool same, has;
   PetscInt64 v;
   char      why[512];
+  float     *x, *y;
 
   PetscFunctionBeginUser;
   PetscCall(BuildTrainSet(comm, c, ts));
-  PetscCall(ModelLoad(comm, c->model_in, model));
-  PetscCall(ModelCreate(1, 1, PETSC_FALSE, c->layers, c->width, &c->sch, c->init_seed, &expect));
-  {
-    float *x, *y;
-    PetscCall(PetscMalloc2(PetscMax(ts->nlocal, 1), &x, PetscMax(ts->nlocal, 1), &y));
-    for (PetscInt i = 0; i < ts->nlocal; i++) {
-      x[i] = (float)ts->x[i];
-      y[i] = (float)ts->y[i];
-    }
-    PetscCall(ModelSetNormalization(comm, &expect, c->norm, ts->nlocal, x, y));
-    PetscCall(PetscFree2(x, y));
-  }
+  PetscCall(FreshCellModel(comm, c, ts, &expect, &x, &y));
+  PetscCall(PetscFree2(x, y));
+  PetscCall(H5ioOpen(comm, c->model_in, &io));
+  PetscCall(ModelReadH5(&io, model));
   PetscCall(ModelCompatible(&expect, model, &same, why, sizeof(why)));
   PetscCall(ModelDestroy(&expect));
   PetscCheck(same, comm, PETSC_ERR_ARG_INCOMP, "-density_model_in %s is not a model of this cell: %s (this run / the file). Give the same -sde_type, -net_layers, -net_width and -train_normalize as the run that trained it", c->model_in, why);
   *sum = (ModelTrainSummary){.epochs = 0, .steps = 0, .final_loss = NAN, .seconds = 0, .train_seed = c->to.seed, .n_train = c->n_train};
-  PetscCall(H5ioOpen(comm, c->model_in, &io));
   PetscCall(H5ioHasAttr(&io, "/", "density_case_id", &has));
   if (has) {
     PetscCall(H5ioReadAttrInt(&io, "/", "density_case_id", &v));
@@ -295,13 +302,7 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrain
   PetscCall(BuildTrainSet(comm, c, ts));
   nlocal = ts->nlocal;
   first  = ts->first;
-  PetscCall(PetscMalloc2(PetscMax(nlocal, 1), &x, PetscMax(nlocal, 1), &y));
-  for (PetscInt i = 0; i < nlocal; i++) {
-    x[i] = (float)ts->x[i];
-    y[i] = (float)ts->y[i];
-  }
-  PetscCall(ModelCreate(1, 1, PETSC_FALSE, c->layers, c->width, &c->sch, c->init_seed, model));
-  PetscCall(ModelSetNormalization(comm, model, c->norm, nlocal, x, y));
+  PetscCall(FreshCellModel(comm, c, ts, model, &x, &y));
   ModelNormalizeX(model, nlocal, x);
   ModelNormalizeY(model, nlocal, 1, y);
   d = (TrainData){.N = c->n_train, .first = first, .nlocal = nlocal, .nx = 1, .ncond = 1, .x = x, .c = y};

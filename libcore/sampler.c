@@ -106,17 +106,15 @@ PetscErrorCode SamplerStatsReduce(MPI_Comm comm, const SamplerStats *l, SamplerS
   PetscFunctionReturn(0);
 }
 
-/* Draw the starting points x ~ N(m(T) mu, sigma(T)^2 I) (mu = 0 unless -sampler_start mean),
-   one stream per global particle index. */
+/* Draw the starting points x ~ N(0, sigma(T)^2 I), one stream per global particle index
+   (ShiftStart then centres them for -sampler_start mean|tweedie). */
 static void DrawPrior(const Sched *sch, const SamplerOpts *o, PetscInt dim, PetscInt n, PetscInt64 first, PetscReal x[])
 {
   const PetscReal sT = sched_prior_std(sch);
-  SchedCoef       cT;
-  sched_coef(sch, sch->T, &cT);
   for (PetscInt i = 0; i < n; i++) {
     RngStream s;
     rng_stream_init(&s, (uint64_t)o->seed, RNG_PURPOSE_PRIOR, (uint64_t)(first + i));
-    for (PetscInt d = 0; d < dim; d++) x[i * dim + d] = sT * rng_normal(&s) + (o->start == SAMPLER_START_MEAN ? cT.m * o->start_mean[d] : 0);
+    for (PetscInt d = 0; d < dim; d++) x[i * dim + d] = sT * rng_normal(&s);
   }
 }
 
@@ -132,9 +130,10 @@ static PetscErrorCode CallScore(const ScoreModel *sm, PetscInt n, const PetscRea
   PetscFunctionReturn(0);
 }
 
-/* -sampler_start tweedie: add m(T) mu(c) to the starting points x (drawn around 0), with mu(c)
-   the Tweedie estimate of E[x0 | c] from the score at t = T (sampler.h), chunk by chunk. */
-static PetscErrorCode TweedieStart(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt nlocal, const PetscReal cond[], PetscReal x[], SamplerStats *st)
+/* -sampler_start mean|tweedie: add m(T) mu to the starting points x (drawn around 0), with mu the
+   given start_mean (mean) or, per particle, the Tweedie estimate of E[x0 | c] from the score at
+   t = T (tweedie; sampler.h), chunk by chunk. */
+static PetscErrorCode ShiftStart(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt nlocal, const PetscReal cond[], PetscReal x[], SamplerStats *st)
 {
   const PetscInt dim = sm->dim, cd = sm->cond_dim, chunk = PetscMin(o->chunk, PetscMax(nlocal, 1));
   PetscReal     *mu, *xs, *s, *t;
@@ -142,6 +141,12 @@ static PetscErrorCode TweedieStart(const Sched *sch, const SamplerOpts *o, const
 
   PetscFunctionBeginUser;
   sched_coef(sch, sch->T, &cT);
+  if (o->start == SAMPLER_START_ZERO) PetscFunctionReturn(0);
+  if (o->start == SAMPLER_START_MEAN) {
+    for (PetscInt i = 0; i < nlocal; i++)
+      for (PetscInt d = 0; d < dim; d++) x[(size_t)i * dim + d] += cT.m * o->start_mean[d];
+    PetscFunctionReturn(0);
+  }
   PetscCall(PetscMalloc4((size_t)chunk * dim, &mu, (size_t)chunk * dim, &xs, (size_t)chunk * dim, &s, chunk, &t));
   for (PetscInt i = 0; i < chunk; i++) t[i] = sch->T;
   for (PetscInt c0 = 0; c0 < nlocal; c0 += chunk) {
@@ -408,7 +413,7 @@ PetscErrorCode SamplerRun(const Sched *sch, const SamplerOpts *o, const ScoreMod
   PetscCall(PetscMemzero(st, sizeof(*st)));
   PetscCall(PetscTime(&t0));
   DrawPrior(sch, o, dim, nlocal, first, x);
-  if (o->start == SAMPLER_START_TWEEDIE) PetscCall(TweedieStart(sch, o, sm, nlocal, cond, x, st));
+  PetscCall(ShiftStart(sch, o, sm, nlocal, cond, x, st));
   PetscCall(PetscMalloc1(chunk, &gidx));
   if (o->type == SAMPLER_SDE) {
     PetscReal *tbuf, *sbuf;

@@ -5,11 +5,14 @@
  * Reads DIR/CASE_FORMULATION.h5 for every case and formulation, prints the table (rows:
  * formulation x sampler, columns: cases; the paper's value beside each ODE cell of VE and VP,
  * the metric's floor in its own row, then the same for the squared cost) and writes
- * DIR/table1.csv (as .partial, renamed). A missing cell is shown as "-" and named. */
+ * DIR/table1.csv (as .partial, renamed). A missing cell is shown as "-" and named. The cells must
+ * share one sampler start (-sampler_start, recorded in each file): a table that mixed the paper's
+ * zero start with the tweedie start would compare two methods in one row, so it is refused. */
 #include "commands.h"
 #include "density.h"
 #include "h5io.h"
 #include <math.h>
+#include <string.h>
 
 #define T1_MAX_FORMS 8
 
@@ -18,12 +21,15 @@ typedef struct {
   PetscReal d[2][DENSITY_D_N]; /* [cost][column] */
   PetscReal seconds;
   PetscInt64 epochs;
+  char       start[32];     /* -sampler_start of the cell's samples */
+  PetscBool  start_missing; /* file older than the attribute: the paper's zero start */
 } Cell;
 
 static PetscErrorCode ReadCell(MPI_Comm comm, const char path[], Cell *cell)
 {
   H5io      io;
   PetscReal tr, sa, ot;
+  PetscBool has;
 
   PetscFunctionBeginUser;
   PetscCall(H5ioOpen(comm, path, &io));
@@ -33,6 +39,10 @@ static PetscErrorCode ReadCell(MPI_Comm comm, const char path[], Cell *cell)
   PetscCall(H5ioReadAttrReal(&io, "/", "sample_seconds", &sa));
   PetscCall(H5ioReadAttrReal(&io, "/", "ot_seconds", &ot));
   PetscCall(H5ioReadAttrInt(&io, "/", "train_epochs", &cell->epochs));
+  PetscCall(H5ioHasAttr(&io, "/", "sampler_start", &has));
+  cell->start_missing = (PetscBool)!has;
+  if (has) PetscCall(H5ioReadAttrString(&io, "/", "sampler_start", sizeof(cell->start), cell->start));
+  else PetscCall(PetscStrncpy(cell->start, "zero", sizeof(cell->start)));
   PetscCall(H5ioClose(&io));
   cell->seconds = tr + sa + ot;
   cell->present = PETSC_TRUE;
@@ -50,7 +60,9 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
 {
   char       dir[PETSC_MAX_PATH_LEN] = "runs/density", csv[PETSC_MAX_PATH_LEN] = "", forms_opt[256] = "ve,vp,xi1,xi4";
   char      *forms[T1_MAX_FORMS], path[PETSC_MAX_PATH_LEN + 64], tmp[PETSC_MAX_PATH_LEN + 16];
-  PetscInt   nforms = 0, found = 0, epochs = -1;
+  PetscInt   nforms = 0, found = 0, epochs = -1, nmissing = 0;
+  const Cell *first = NULL;
+  char        first_path[PETSC_MAX_PATH_LEN + 64] = "";
   Cell       cells[T1_MAX_FORMS][3];
   PetscBool  help;
   PetscReal  total = 0;
@@ -85,13 +97,23 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
       PetscCall(ReadCell(comm, path, &cells[f][dc]));
       if (epochs >= 0 && cells[f][dc].epochs != epochs) PetscCall(PetscPrintf(comm, "table1: warning: %s was trained for %lld epochs, other cells for %" PetscInt_FMT ": the table mixes run lengths\n", path, (long long)cells[f][dc].epochs, epochs));
       epochs = (PetscInt)cells[f][dc].epochs;
+      nmissing += cells[f][dc].start_missing;
+      if (!first) {
+        first = &cells[f][dc];
+        PetscCall(PetscStrncpy(first_path, path, sizeof(first_path)));
+      } else {
+        PetscBool same;
+        PetscCall(PetscStrcmp(first->start, cells[f][dc].start, &same));
+        PetscCheck(same, comm, PETSC_ERR_ARG_INCOMP, "-table1_dir %s mixes sampler starts: %s used -sampler_start %s, %s used %s. One table compares one method: resample the odd cells with pdediff density -density_model_in DIR/CASE_FORM.model.h5 -sampler_start %s, or keep each start in its own directory (density_sweep.sh MODEL_DIR=... OUT=...)", dir, first_path, first->start, path, cells[f][dc].start, first->start);
+      }
       total += cells[f][dc].seconds;
       found++;
     }
   PetscCheck(found > 0, comm, PETSC_ERR_FILE_OPEN, "No cell files CASE_FORMULATION.h5 in -table1_dir %s: run pdediff density first (jobscripts/density_sweep.sh runs them all)", dir);
+  if (nmissing) PetscCall(PetscPrintf(comm, "table1: %" PetscInt_FMT " of %" PetscInt_FMT " cell files do not record their sampler start (written before the attribute existed): taken as zero, the paper's start\n", nmissing, found));
 
   for (int q = 0; q < 2; q++) {
-    PetscCall(PetscPrintf(comm, "\nTable 1%s: average Sinkhorn distance over Y = -0.5, 0, 0.5, 1 (reg 0.01, cost %s); paper's value in brackets\n", q ? " (squared cost, beyond the paper)" : "", q ? "(x - x')^2" : "|x - x'|"));
+    PetscCall(PetscPrintf(comm, "\nTable 1%s: average Sinkhorn distance over Y = -0.5, 0, 0.5, 1 (reg 0.01, cost %s, sampler start %s%s); paper's value in brackets\n", q ? " (squared cost, beyond the paper)" : "", q ? "(x - x')^2" : "|x - x'|", first->start, strcmp(first->start, "zero") ? ", beyond the paper" : " as in the paper"));
     PetscCall(PetscPrintf(comm, "%-12s %-7s %-16s %-16s %-16s\n", "formulation", "sampler", "tanh", "bimodal", "spiral"));
     for (PetscInt f = 0; f < nforms; f++)
       for (int s = 0; s < 2; s++) {
@@ -128,7 +150,7 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
   {
     int err = 0;
     if (!rank) {
-    fprintf(fp, "case,formulation,sampler,cost,distance,floor,ratio_to_floor,vs_exact,exact_floor,paper\n");
+    fprintf(fp, "case,formulation,sampler,cost,distance,floor,ratio_to_floor,vs_exact,exact_floor,paper,start\n");
     for (PetscInt f = 0; f < nforms; f++)
       for (int dc = 0; dc < 3; dc++) {
         if (!cells[f][dc].present) continue;
@@ -136,7 +158,7 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
           for (int s = 0; s < 2; s++) {
             const PetscReal *d = cells[f][dc].d[q];
             const PetscReal  p = (!q && !s) ? density_paper_value((DensityCase)dc, forms[f]) : NAN;
-            fprintf(fp, "%s,%s,%s,%s,%.6g,%.6g,%.4g,%.6g,%.6g,%.3g\n", DensityCases[dc], forms[f], s ? "sde" : "ode", q ? "sqeuclidean" : "euclidean", (double)d[s ? DENSITY_D_SDE_BAND : DENSITY_D_ODE_BAND], (double)d[DENSITY_D_FLOOR], (double)(d[s ? DENSITY_D_SDE_BAND : DENSITY_D_ODE_BAND] / d[DENSITY_D_FLOOR]), (double)d[s ? DENSITY_D_SDE_EXACT : DENSITY_D_ODE_EXACT], (double)d[DENSITY_D_EXACT_FLOOR], (double)p);
+            fprintf(fp, "%s,%s,%s,%s,%.6g,%.6g,%.4g,%.6g,%.6g,%.3g,%s\n", DensityCases[dc], forms[f], s ? "sde" : "ode", q ? "sqeuclidean" : "euclidean", (double)d[s ? DENSITY_D_SDE_BAND : DENSITY_D_ODE_BAND], (double)d[DENSITY_D_FLOOR], (double)(d[s ? DENSITY_D_SDE_BAND : DENSITY_D_ODE_BAND] / d[DENSITY_D_FLOOR]), (double)d[s ? DENSITY_D_SDE_EXACT : DENSITY_D_ODE_EXACT], (double)d[DENSITY_D_EXACT_FLOOR], (double)p, cells[f][dc].start);
           }
       }
     err = ferror(fp) | fclose(fp);

@@ -326,6 +326,33 @@ PetscErrorCode H5ioReadAttrReal(H5io *io, const char obj[], const char name[], P
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode H5ioReadAttrString(H5io *io, const char obj[], const char name[], size_t len, char value[])
+{
+  hid_t   oid, attr, ftype, mtype;
+  size_t  size;
+  htri_t  vlen;
+
+  PetscFunctionBeginUser;
+  PetscCall(OpenObject(io, obj, &oid));
+  PetscCheck(H5Aexists(oid, name) > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: object '%s' has no attribute '%s'", io->final_path, obj, name);
+  PetscCallH5(attr = H5Aopen(oid, name, H5P_DEFAULT));
+  PetscCallH5(ftype = H5Aget_type(attr));
+  PetscCheck(H5Tget_class(ftype) == H5T_STRING, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' of '%s' is not a string", io->final_path, name, obj);
+  PetscCallH5(vlen = H5Tis_variable_str(ftype));
+  PetscCheck(!vlen, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' of '%s' is a variable-length string; pdediff writes (and reads) fixed-length ones", io->final_path, name, obj);
+  size = H5Tget_size(ftype);
+  PetscCheck(size < len, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: attribute '%s' of '%s' holds %zu characters, more than the %zu expected", io->final_path, name, obj, size, len - 1);
+  PetscCallH5(mtype = H5Tcopy(H5T_C_S1));
+  PetscCallH5(H5Tset_size(mtype, size));
+  PetscCallH5(H5Aread(attr, mtype, value));
+  value[size] = 0; /* a null-padded or space-padded string need not end in a 0 */
+  PetscCallH5(H5Tclose(mtype));
+  PetscCallH5(H5Tclose(ftype));
+  PetscCallH5(H5Aclose(attr));
+  PetscCallH5(H5Oclose(oid));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode H5ioHasAttr(H5io *io, const char obj[], const char name[], PetscBool *has)
 {
   hid_t oid;

@@ -69,6 +69,9 @@ PetscErrorCode H5ioReadRowsFloat(H5io *io, const char name[], PetscInt ncols, Pe
 /* Read scalar attributes of an object ("/" for the root); the error names file, object and attribute. */
 PetscErrorCode H5ioReadAttrInt(H5io *io, const char obj[], const char name[], PetscInt64 *value);
 PetscErrorCode H5ioReadAttrReal(H5io *io, const char obj[], const char name[], PetscReal *value);
+/* A fixed-length string attribute (as H5ioAttrString writes) into value[len], 0-terminated; the
+   error names the file when it is missing, not a string, or len - 1 characters are too few. */
+PetscErrorCode H5ioReadAttrString(H5io *io, const char obj[], const char name[], size_t len, char value[]);
 /* Whether the attribute exists on the object. */
 PetscErrorCode H5ioHasAttr(H5io *io, const char obj[], const char name[], PetscBool *has);
 /* Whether the file has a dataset (a link) of this name in its root group. */

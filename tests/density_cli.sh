@@ -5,8 +5,11 @@
 # 150; checks that every distance in the cell files is finite, that the distances to the band
 # and to the exact conditional fall with training, that the files are complete (no .partial),
 # that -density_model_in resamples a finished cell's model (bitwise with the same options) and
-# refuses another cell's, and that pdediff table1 prints the table and writes its CSV. It does not check the paper's
-# accuracy (that takes the full run: README).
+# refuses another cell's, and that pdediff table1 prints the table and writes its CSV. Then
+# jobscripts/density_sweep.sh on the VE row after 1 epoch: once training, once resampling those
+# models with ARGS="-sampler_start tweedie" and MODEL_DIR; table1 names the start of each and
+# refuses a directory that mixes the two. It does not check the paper's accuracy (that takes
+# the full run: README).
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +46,23 @@ expect_refused() { # pattern, options...
 }
 expect_refused "is not a model of this cell: forward process" -density_case tanh -sde_type vp -density_model_in "$work/long/tanh_ve.model.h5"
 expect_refused "was trained on the tanh case, this run is -density_case spiral" -density_case spiral -density_model_in "$work/long/tanh_ve.model.h5"
+# the sweep script: train the VE row, then resample its models with the tweedie start
+tiny="-density_n_train 1000 -density_n_gen 1000 -density_n_ref 20000 -ot_tol 1e-6 -train_epochs 1 -density_sqcost false"
+sweep() { env LAUNCH="$mpiexec -n $np --oversubscribe" PDEDIFF="$pdediff" OPTS="$root/inputs/density_quick.opts" "$@" bash "$root/jobscripts/density_sweep.sh" ve; }
+sweep OUT="$work/sweep" ARGS="$tiny" > "$work/sweep.out"
+sweep OUT="$work/sweep_tw" MODEL_DIR="$work/sweep" ARGS="$tiny -sampler_start tweedie" > "$work/sweep_tw.out"
+grep -q "sampler start zero as in the paper" "$work/sweep/table1.txt" || { echo "FAIL: the trained sweep's table1 does not name the zero start"; cat "$work/sweep/table1.txt"; exit 1; }
+grep -q "sampler start tweedie, beyond the paper" "$work/sweep_tw/table1.txt" || { echo "FAIL: the resampled sweep's table1 does not name the tweedie start"; cat "$work/sweep_tw/table1.txt"; exit 1; }
+n=$(grep -c ",tweedie$" "$work/sweep_tw/table1.csv"); [ "$n" -eq 12 ] || { echo "FAIL: $n of the tweedie CSV's rows say tweedie, expected 12 (3 cases x 2 samplers x 2 costs)"; exit 1; }
+! ls "$work/sweep_tw/"*.model.h5 > /dev/null 2>&1 || { echo "FAIL: the MODEL_DIR sweep trained (wrote models)"; exit 1; }
+echo "ok   density_sweep.sh: VE row trained, then resampled with MODEL_DIR and ARGS=-sampler_start tweedie; table1 names each start"
+if sweep OUT="$work/sweep_bad" MODEL_DIR="$work/long" > "$work/sweep_bad.out" 2>&1; then echo "FAIL: a MODEL_DIR without bimodal_ve.model.h5 was accepted"; exit 1; fi
+grep -q "MODEL_DIR=$work/long has no bimodal_ve.model.h5" "$work/sweep_bad.out" && [ ! -e "$work/sweep_bad" ] || { echo "FAIL: the incomplete MODEL_DIR was not named, or the sweep created its OUT"; cat "$work/sweep_bad.out"; exit 1; }
+echo "ok   refused: MODEL_DIR without every model, nothing run"
+mkdir -p "$work/mixed"; cp "$work/sweep/tanh_ve.h5" "$work/sweep_tw/spiral_ve.h5" "$work/mixed/"
+if "$pdediff" table1 -table1_dir "$work/mixed" -table1_formulations ve > "$work/mixed.out" 2>&1; then echo "FAIL: table1 accepted a directory mixing sampler starts"; exit 1; fi
+grep -q "mixes sampler starts: .*tanh_ve.h5 used -sampler_start zero, .*spiral_ve.h5 used tweedie" "$work/mixed.out" && [ ! -e "$work/mixed/table1.csv" ] || { echo "FAIL: table1 did not name the mixed starts, or wrote a CSV"; cat "$work/mixed.out"; exit 1; }
+echo "ok   refused: table1 over cells of two sampler starts, no CSV written"
 if ls "$work"/*/*.partial > /dev/null 2>&1; then echo "FAIL: a .partial file was left behind"; exit 1; fi
 /usr/bin/python3 - "$work" <<'PY'
 import sys, h5py, numpy as np

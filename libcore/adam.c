@@ -1,7 +1,7 @@
 #include "adam.h"
 #include <math.h>
 
-const char *const AdamSchedules[] = {"constant", "cosine", "AdamSchedule", "ADAM_SCHEDULE_", NULL};
+const char *const AdamSchedules[] = {"constant", "cosine", "step", "AdamSchedule", "ADAM_SCHEDULE_", NULL};
 
 PetscErrorCode AdamOptsSetDefaults(AdamOpts *o)
 {
@@ -13,6 +13,7 @@ PetscErrorCode AdamOptsSetDefaults(AdamOpts *o)
   o->weight_decay = 0.0;
   o->schedule     = ADAM_SCHEDULE_CONSTANT;
   o->lr_min       = 1e-5;
+  o->step_frac    = 10000.0 / 12000.0; /* the paper's 10,000 epochs, then 2,000 at lr_min */
   o->total_steps  = 0;
   PetscFunctionReturn(0);
 }
@@ -25,7 +26,8 @@ PetscErrorCode AdamOptsValidate(const AdamOpts *o)
   PetscCheck(o->beta2 >= 0 && o->beta2 < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta2 %g: must lie in [0, 1)", (double)o->beta2);
   PetscCheck(o->eps > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_eps %g: must be > 0", (double)o->eps);
   PetscCheck(o->weight_decay >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_weight_decay %g: must be >= 0 (0 = off)", (double)o->weight_decay);
-  PetscCheck(o->schedule == ADAM_SCHEDULE_CONSTANT || (o->lr_min > 0 && o->lr_min <= o->lr), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_lr_min %g: the final learning rate of the cosine schedule must lie in (0, -adam_lr = %g]", (double)o->lr_min, (double)o->lr);
+  PetscCheck(o->schedule == ADAM_SCHEDULE_CONSTANT || (o->lr_min > 0 && o->lr_min <= o->lr), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_lr_min %g: the final learning rate of the %s schedule must lie in (0, -adam_lr = %g]", (double)o->lr_min, AdamSchedules[o->schedule], (double)o->lr);
+  PetscCheck(o->schedule != ADAM_SCHEDULE_STEP || (o->step_frac > 0 && o->step_frac < 1), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_step_frac %.6g: the fraction of training before the step schedule drops to -adam_lr_min must lie in (0, 1) (e.g. 0.8333 for 10,000 of 12,000 epochs)", (double)o->step_frac);
   PetscFunctionReturn(0);
 }
 
@@ -38,8 +40,9 @@ PetscErrorCode AdamOptsSetFromOptions(MPI_Comm comm, const char prefix[], AdamOp
   PetscCall(PetscOptionsReal("-adam_beta2", "Second-moment decay in [0, 1)", "adam", o->beta2, &o->beta2, NULL));
   PetscCall(PetscOptionsReal("-adam_eps", "Denominator guard > 0", "adam", o->eps, &o->eps, NULL));
   PetscCall(PetscOptionsReal("-adam_weight_decay", "Decoupled (AdamW) weight decay >= 0; 0 = off", "adam", o->weight_decay, &o->weight_decay, NULL));
-  PetscCall(PetscOptionsEnum("-adam_schedule", "Learning rate over training: constant (the paper) or cosine decay to -adam_lr_min at the last step", "adam", AdamSchedules, (PetscEnum)o->schedule, (PetscEnum *)&o->schedule, NULL));
-  PetscCall(PetscOptionsReal("-adam_lr_min", "Cosine schedule: the learning rate at the last step", "adam", o->lr_min, &o->lr_min, NULL));
+  PetscCall(PetscOptionsEnum("-adam_schedule", "Learning rate over training: constant (the paper), cosine decay to -adam_lr_min at the last step, or step down to -adam_lr_min after -adam_step_frac of the steps", "adam", AdamSchedules, (PetscEnum)o->schedule, (PetscEnum *)&o->schedule, NULL));
+  PetscCall(PetscOptionsReal("-adam_lr_min", "Cosine schedule: the learning rate at the last step; step schedule: the rate after the drop", "adam", o->lr_min, &o->lr_min, NULL));
+  PetscCall(PetscOptionsReal("-adam_step_frac", "Step schedule: fraction of the steps taken at -adam_lr", "adam", o->step_frac, &o->step_frac, NULL));
   PetscOptionsEnd();
   PetscCall(AdamOptsValidate(o));
   PetscFunctionReturn(0);
@@ -64,9 +67,15 @@ PetscErrorCode AdamDestroy(Adam *a)
   PetscFunctionReturn(0);
 }
 
+PetscInt64 AdamStepBoundary(const AdamOpts *o)
+{
+  return (PetscInt64)llround(o->step_frac * (double)o->total_steps);
+}
+
 PetscReal AdamLearningRate(const AdamOpts *o, PetscInt64 step)
 {
   if (o->schedule == ADAM_SCHEDULE_CONSTANT || o->total_steps <= 0) return o->lr;
+  if (o->schedule == ADAM_SCHEDULE_STEP) return step < AdamStepBoundary(o) ? o->lr : o->lr_min;
   const double f = step >= o->total_steps ? 1.0 : (double)step / (double)o->total_steps;
   return o->lr_min + 0.5 * (o->lr - o->lr_min) * (1.0 + cos(M_PI * f));
 }

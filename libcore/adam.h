@@ -7,22 +7,26 @@
  * Defaults: lr 1e-3 (Appendix A), betas (0.9, 0.999), eps 1e-8, weight decay 0 (off).
  * Learning-rate schedule (beyond the paper, which keeps lr constant): cosine decay from lr at step
  * 0 to lr_min at step total_steps (the trainer sets it: epochs x steps per epoch), a function of
- * the step alone, so a restarted run follows the same schedule bitwise. */
+ * the step alone, so a restarted run follows the same schedule bitwise; or a step: lr until step
+ * round(step_frac x total_steps), lr_min after (the paper's constant rate with a low-rate tail,
+ * the same updates as a constant-rate run resumed from its checkpoint at lr_min). */
 #ifndef PDEDIFF_ADAM_H
 #define PDEDIFF_ADAM_H
 #include <petscsys.h>
 
 typedef enum {
   ADAM_SCHEDULE_CONSTANT,
-  ADAM_SCHEDULE_COSINE
+  ADAM_SCHEDULE_COSINE,
+  ADAM_SCHEDULE_STEP
 } AdamSchedule;
 extern const char *const AdamSchedules[];
 
 typedef struct {
   PetscReal    lr, beta1, beta2, eps, weight_decay;
   AdamSchedule schedule;
-  PetscReal    lr_min;      /* cosine: the learning rate at total_steps */
-  PetscInt64   total_steps; /* cosine: length of the decay (0: not set, constant lr) */
+  PetscReal    lr_min;      /* cosine: the learning rate at total_steps; step: after the drop */
+  PetscReal    step_frac;   /* step: the drop comes after this fraction of total_steps, in (0, 1) */
+  PetscInt64   total_steps; /* cosine, step: length of the schedule (0: not set, constant lr) */
 } AdamOpts;
 
 typedef struct {
@@ -33,11 +37,13 @@ typedef struct {
 } Adam;
 
 PetscErrorCode AdamOptsSetDefaults(AdamOpts *o);
-/* -adam_lr, -adam_beta1, -adam_beta2, -adam_eps, -adam_weight_decay, -adam_schedule, -adam_lr_min; validated. */
+/* -adam_lr, -adam_beta1, -adam_beta2, -adam_eps, -adam_weight_decay, -adam_schedule, -adam_lr_min, -adam_step_frac; validated. */
 PetscErrorCode AdamOptsSetFromOptions(MPI_Comm comm, const char prefix[], AdamOpts *o);
 PetscErrorCode AdamOptsValidate(const AdamOpts *o);
 PetscErrorCode AdamCreate(const AdamOpts *o, PetscInt n, Adam *a);
 PetscErrorCode AdamDestroy(Adam *a);
+/* Step schedule: the first update taken at lr_min is number AdamStepBoundary + 1. */
+PetscInt64 AdamStepBoundary(const AdamOpts *o);
 /* The learning rate of update number step + 1 (step updates already taken). */
 PetscReal AdamLearningRate(const AdamOpts *o, PetscInt64 step);
 /* One update of params (n) from the gradient grad (n). */

@@ -48,6 +48,7 @@ pdediff_train_fail(cli_train_nan_row "row 777 holds a NaN or Inf" ${MPIEXEC_EXEC
 pdediff_train_fail(cli_train_other_arch "was trained for a different problem: network 7-32-32-2 .checkpoint. / 7-16-16-2" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -net_width 16 -model good.h5 -train_restart)
 pdediff_train_fail(cli_train_other_sde "different problem: forward process" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -sde_type ve -model good.h5 -train_restart)
 pdediff_train_fail(cli_train_bad_t_power "-train_t_power 0.5: must be in .1, 10." ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -train_t_power 0.5 -model x.h5)
+pdediff_train_fail(cli_train_bad_step_frac "-adam_step_frac 1.2: the fraction of training before the step schedule drops" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -adam_schedule step -adam_lr_min 1e-4 -adam_step_frac 1.2 -model x.h5)
 pdediff_train_fail(cli_train_other_t_power "trained with -train_t_power 1 but this run has 3: resume with -train_t_power 1" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -train_t_power 3 -model good.h5 -train_restart)
 pdediff_train_fail(cli_train_ckpt_exists "Checkpoint good.ckpt.h5 exists: pass -train_restart" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -model good.h5)
 pdediff_train_fail(cli_train_same_files "-train_checkpoint and -model are the same file" ${PDE} train -train_data data.h5 -model a.h5 -train_checkpoint a.h5)

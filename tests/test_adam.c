@@ -7,7 +7,11 @@
  * 5. Out-of-range options are errors.
  * 6. Cosine schedule: lr at step 0, the midpoint and total_steps equal lr, (lr + lr_min)/2 and
  *    lr_min; past the end it stays at lr_min; a scheduled step equals a constant-lr step taken
- *    with the schedule's rate; constant schedule (or no length) keeps lr. */
+ *    with the schedule's rate; constant schedule (or no length) keeps lr.
+ * 7. Step schedule: lr before update round(step_frac x total_steps) + 1, lr_min from it on (the
+ *    paper's 10,000 + 2,000 epochs of 9 steps: the drop after step 90,000); step_frac outside
+ *    (0, 1) and lr_min > lr are rejected.
+ */
 #include "adam.h"
 #include "rng.h"
 #include "testutil.h"
@@ -132,6 +136,24 @@ int main(int argc, char **argv)
     oc.lr_min = 2e-3;
     CHECK(AdamOptsValidate(&oc) != 0, "AdamOptsValidate rejects lr_min > lr for the cosine schedule");
     PetscCall(PetscPopErrorHandler());
+  }
+  /* 7 */
+  {
+    AdamOpts os = o;
+    os.schedule    = ADAM_SCHEDULE_STEP;
+    os.lr_min      = 1e-4;
+    os.step_frac   = 10000.0 / 12000.0;
+    os.total_steps = 108000; /* 12,000 epochs of 9 steps: the drop after 90,000 */
+    CHECK(AdamStepBoundary(&os) == 90000 && AdamLearningRate(&os, 0) == os.lr && AdamLearningRate(&os, 89999) == os.lr && AdamLearningRate(&os, 90000) == os.lr_min && AdamLearningRate(&os, 200000) == os.lr_min,
+          "step schedule: boundary %lld (expected 90000); lr %.6g at 0 and %.6g at 89999, %.6g at 90000 and %.6g at 200000 (expected %.6g then %.6g)", (long long)AdamStepBoundary(&os), AdamLearningRate(&os, 0), AdamLearningRate(&os, 89999), AdamLearningRate(&os, 90000), AdamLearningRate(&os, 200000), os.lr, os.lr_min);
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    os.step_frac = 1;
+    PetscErrorCode e1 = AdamOptsValidate(&os);
+    os.step_frac = 0.5;
+    os.lr_min    = 2e-3;
+    PetscErrorCode e2 = AdamOptsValidate(&os);
+    PetscCall(PetscPopErrorHandler());
+    CHECK(e1 != 0 && e2 != 0, "AdamOptsValidate rejects -adam_step_frac 1 and lr_min > lr for the step schedule");
   }
   PetscCall(PetscFree5(p, g, pd, md, vd));
   status = TestFinish("test_adam");

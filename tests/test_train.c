@@ -14,6 +14,10 @@
  * 6. The same with the cosine learning-rate schedule (decay over this run's epochs): restart is
  *    bitwise exact, differs from the constant-rate run, and resuming with another length of the
  *    schedule (-train_epochs) is an error.
+ * 6b. The step schedule (-adam_schedule step) dropping to lr_min after step 30 of 60: bitwise the
+ *    run of 30 constant-rate steps, checkpointed and resumed at the constant rate lr_min (how the
+ *    low-rate tail of the README was first measured); resuming it with another -adam_step_frac is
+ *    an error.
  * 7. Moving average of the weights (-train_ema 0.9): after each step the average equals the
  *    recursion ema = d_s ema + (1 - d_s) params, d_s = min(0.9, (1 + s)/(10 + s)), evaluated
  *    independently in double (bound 1e-6 absolute; float rounding of the stored average), the
@@ -208,6 +212,45 @@ int main(int argc, char **argv)
     PetscCall(TrainerDestroy(&tc));
     CHECK(e1 != 0, "resuming a cosine run with another schedule length (%lld vs %lld steps) is an error", (long long)(tol.epochs * train_steps_per_epoch(&dw, &tol)), (long long)tcs.adam.o.total_steps);
     PetscCall(TrainerDestroy(&tcs));
+  }
+  /* 6b */
+  {
+    Trainer   ts, ta, tb, tc;
+    AdamOpts  aos = ao, aok = ao;
+    TrainOpts tos = to;
+    PetscInt  gd, gc;
+    PetscMPIInt size;
+    char      ckpt[64];
+    tos.epochs    = 15;
+    aos.schedule  = ADAM_SCHEDULE_STEP;
+    aos.lr_min    = ao.lr / 10;
+    aos.step_frac = (double)(NSTEPS / 2) / (double)(tos.epochs * train_steps_per_epoch(&dw, &tos));
+    aok.lr        = aos.lr_min;
+    PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
+    PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_train_step_np%d.h5", size));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aos, &dw, &tos, &ts));
+    PetscCall(TrainerSteps(&ts, &sch, &dw, &tos, NSTEPS, NULL));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &tos, &ta));
+    PetscCall(TrainerSteps(&ta, &sch, &dw, &tos, NSTEPS / 2, NULL));
+    PetscCall(TrainerSaveCheckpoint(&ta, &tos, ckpt));
+    PetscCall(TrainerDestroy(&ta));
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 99, &aok, &dw, &tos, &tb));
+    PetscCall(TrainerLoadCheckpoint(&tb, &tos, ckpt));
+    PetscCall(TrainerSteps(&tb, &sch, &dw, &tos, NSTEPS - NSTEPS / 2, NULL));
+    PetscCall(GlobalDiff(a.nparams, tb.params, ts.params, &gd));
+    PetscCall(GlobalDiff(a.nparams, ts.params, tw.params, &gc));
+    CHECK(AdamStepBoundary(&ts.adam.o) == NSTEPS / 2 && gd == 0 && gc > 0, "step schedule dropping to lr/10 after step %lld of %lld: %d parameters differ from 30 constant steps + restart at lr/10 + 30 (bitwise); %d differ from the constant-rate run", (long long)AdamStepBoundary(&ts.adam.o), (long long)ts.adam.o.total_steps, (int)gd, (int)gc);
+    PetscCall(TrainerDestroy(&tb));
+    /* a step-schedule checkpoint resumed with another drop point */
+    PetscCall(TrainerSaveCheckpoint(&ts, &tos, ckpt));
+    aos.step_frac *= 2;
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &aos, &dw, &tos, &tc));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    PetscErrorCode e1 = TrainerLoadCheckpoint(&tc, &tos, ckpt);
+    PetscCall(PetscPopErrorHandler());
+    PetscCall(TrainerDestroy(&tc));
+    CHECK(e1 != 0, "resuming a step-schedule run with another -adam_step_frac is an error");
+    PetscCall(TrainerDestroy(&ts));
   }
   /* 7 */
   {

@@ -21,12 +21,12 @@ PetscErrorCode AdamOptsSetDefaults(AdamOpts *o)
 PetscErrorCode AdamOptsValidate(const AdamOpts *o)
 {
   PetscFunctionBeginUser;
-  PetscCheck(o->lr > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_lr %g: the learning rate must be > 0 (paper: 1e-3)", (double)o->lr);
-  PetscCheck(o->beta1 >= 0 && o->beta1 < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta1 %g: must lie in [0, 1)", (double)o->beta1);
-  PetscCheck(o->beta2 >= 0 && o->beta2 < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta2 %g: must lie in [0, 1)", (double)o->beta2);
-  PetscCheck(o->eps > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_eps %g: must be > 0", (double)o->eps);
-  PetscCheck(o->weight_decay >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_weight_decay %g: must be >= 0 (0 = off)", (double)o->weight_decay);
-  PetscCheck(o->schedule == ADAM_SCHEDULE_CONSTANT || (o->lr_min > 0 && o->lr_min <= o->lr), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_lr_min %g: the final learning rate of the %s schedule must lie in (0, -adam_lr = %g]", (double)o->lr_min, AdamSchedules[o->schedule], (double)o->lr);
+  PetscCheck(o->lr > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_lr %.6g: the learning rate must be > 0 (paper: 1e-3)", (double)o->lr);
+  PetscCheck(o->beta1 >= 0 && o->beta1 < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta1 %.6g: must lie in [0, 1)", (double)o->beta1);
+  PetscCheck(o->beta2 >= 0 && o->beta2 < 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_beta2 %.6g: must lie in [0, 1)", (double)o->beta2);
+  PetscCheck(o->eps > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_eps %.6g: must be > 0", (double)o->eps);
+  PetscCheck(o->weight_decay >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_weight_decay %.6g: must be >= 0 (0 = off)", (double)o->weight_decay);
+  PetscCheck(o->schedule == ADAM_SCHEDULE_CONSTANT || (o->lr_min > 0 && o->lr_min <= o->lr), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_lr_min %.6g: the final learning rate of the %s schedule must lie in (0, -adam_lr = %.6g]", (double)o->lr_min, AdamSchedules[o->schedule], (double)o->lr);
   PetscCheck(o->schedule != ADAM_SCHEDULE_STEP || (o->step_frac > 0 && o->step_frac < 1), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-adam_step_frac %.6g: the fraction of training before the step schedule drops to -adam_lr_min must lie in (0, 1) (e.g. 0.8333 for 10,000 of 12,000 epochs)", (double)o->step_frac);
   PetscFunctionReturn(0);
 }

@@ -169,3 +169,22 @@ done
 /usr/bin/python3 "$root/postprocess/advdiff_fields.py" data.h5 figs/figure11.png --post pm.h5 > /dev/null
 [ -s figs/figure11.png ] || { echo "FAIL: Figure 11 not drawn"; exit 1; }
 echo "ok   postprocess: Figures 6-14 and summary.md drawn"
+
+# The sweep report's exact-posterior verdict (issue 6's goal: mean error < 0.1 prior std, every
+# segment's std ratio in [0.9, 1.1]) on the unclipped cell, as one cell of a run directory.
+mkdir -p rep/posts && cp pg.h5 rep/posts/vp_0.05.post.h5
+printf 'EXPERIMENT=exact_test\nFORMS="vp"\nLEVELS="0.05"\n' > rep/sweep.conf
+printf 'vp_0.05 vp 0.05\n' > rep/cells.txt
+/usr/bin/python3 "$root/postprocess/report.py" rep > rep.log
+/usr/bin/python3 - <<'PY' || exit 1
+import h5py, re
+pg, text = h5py.File("pg.h5", "r"), open("rep/report.md").read()
+for s in ("ode", "sde"):
+    a = pg[s].attrs
+    ok = a["exact_mean_error"] < 0.1 and a["exact_std_ratio_min"] >= 0.9 and a["exact_std_ratio_max"] <= 1.1
+    m = re.search(rf"^- (yes|NO): vp_0.05 {s.upper()}: exact posterior matched \(mean error ([0-9.]+) .*segments ([0-9.]+)-([0-9.]+) in", text, re.M)
+    if not m or (m.group(1) == "yes") != ok or abs(float(m.group(2)) - a["exact_mean_error"]) > 5e-4 \
+            or abs(float(m.group(3)) - a["exact_std_ratio_min"]) > 5e-4 or abs(float(m.group(4)) - a["exact_std_ratio_max"]) > 5e-4:
+        raise SystemExit(f"FAIL: report's exact verdict for {s} does not match the file (goal met: {ok}):\n{text}")
+    print(f"ok   report: {s.upper()} exact verdict '{m.group(1)}' matches the file (mean error {a['exact_mean_error']:.3f}, std ratios {a['exact_std_ratio_min']:.3f}-{a['exact_std_ratio_max']:.3f})")
+PY

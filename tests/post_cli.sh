@@ -176,7 +176,7 @@ mkdir -p rep/posts && cp pg.h5 rep/posts/vp_0.05.post.h5
 printf 'EXPERIMENT=exact_test\nFORMS="vp"\nLEVELS="0.05"\n' > rep/sweep.conf
 printf 'vp_0.05 vp 0.05\n' > rep/cells.txt
 /usr/bin/python3 "$root/postprocess/report.py" rep > rep.log
-/usr/bin/python3 - <<'PY' || exit 1
+/usr/bin/python3 - "$root/postprocess/report.py" <<'PY' || exit 1
 import h5py, re
 pg, text = h5py.File("pg.h5", "r"), open("rep/report.md").read()
 for s in ("ode", "sde"):
@@ -187,4 +187,15 @@ for s in ("ode", "sde"):
             or abs(float(m.group(3)) - a["exact_std_ratio_min"]) > 5e-4 or abs(float(m.group(4)) - a["exact_std_ratio_max"]) > 5e-4:
         raise SystemExit(f"FAIL: report's exact verdict for {s} does not match the file (goal met: {ok}):\n{text}")
     print(f"ok   report: {s.upper()} exact verdict '{m.group(1)}' matches the file (mean error {a['exact_mean_error']:.3f}, std ratios {a['exact_std_ratio_min']:.3f}-{a['exact_std_ratio_max']:.3f})")
+# the other side of each bound: the same file with its ODE figures set inside the goal, then one
+# segment at 1.101, then the mean error at 0.1
+import shutil, subprocess, sys
+for mean, lo, hi, want in ((0.05, 0.95, 1.05, "yes"), (0.05, 0.95, 1.101, "NO"), (0.1, 0.95, 1.05, "NO"), (0.05, 0.899, 1.05, "NO")):
+    shutil.copy("pg.h5", "rep/posts/vp_0.05.post.h5")
+    with h5py.File("rep/posts/vp_0.05.post.h5", "r+") as f:
+        f["ode"].attrs["exact_mean_error"], f["ode"].attrs["exact_std_ratio_min"], f["ode"].attrs["exact_std_ratio_max"] = mean, lo, hi
+    subprocess.run([sys.executable, sys.argv[1], "rep"], check=True, stdout=subprocess.DEVNULL)
+    if not re.search(rf"^- {want}: vp_0.05 ODE: exact posterior matched", open("rep/report.md").read(), re.M):
+        raise SystemExit(f"FAIL: report's exact verdict should be {want} for mean error {mean}, std ratios {lo}-{hi}")
+print("ok   report: exact verdict flips at each bound (mean 0.1, segment ratios 0.9 and 1.1)")
 PY

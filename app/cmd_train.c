@@ -232,11 +232,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   if (c.meas.mask_prob > 0) PetscCall(PetscPrintf(comm, "; random sensor masks (each on with probability %.6g)", (double)c.meas.mask_prob));
   PetscCall(PetscPrintf(comm, "\ntrain: %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "; Adam lr %.6g", ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch, (double)c.ao.lr));
   if (c.ao.schedule == ADAM_SCHEDULE_COSINE) PetscCall(PetscPrintf(comm, " (cosine to %.6g at step %lld)", (double)c.ao.lr_min, (long long)total));
-  if (c.ao.schedule == ADAM_SCHEDULE_STEP) {
-    AdamOpts so = c.ao;
-    so.total_steps = total;
-    PetscCall(PetscPrintf(comm, " (step to %.6g after step %lld of %lld)", (double)c.ao.lr_min, (long long)AdamStepBoundary(&so), (long long)total));
-  }
+  if (c.ao.schedule == ADAM_SCHEDULE_STEP) PetscCall(PetscPrintf(comm, " (step to %.6g after step %lld of %lld)", (double)c.ao.lr_min, (long long)AdamStepBoundary(&tr.adam.o), (long long)total));
   if (c.to.ema_decay > 0) PetscCall(PetscPrintf(comm, "; the model keeps the moving average of the weights (decay %.6g)", (double)c.to.ema_decay));
   if (c.to.t_power != 1) PetscCall(PetscPrintf(comm, "; times t = eps + (T - eps) u^%.6g", (double)c.to.t_power));
   PetscCall(PetscPrintf(comm, "\n"));

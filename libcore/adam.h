@@ -26,6 +26,7 @@ typedef struct {
   AdamSchedule schedule;
   PetscReal    lr_min;      /* cosine: the learning rate at total_steps; step: after the drop */
   PetscReal    step_frac;   /* step: the drop comes after this fraction of total_steps, in (0, 1) */
+  PetscInt     tail_epochs; /* step: > 0 sets step_frac from the run's length (AdamOptsSetLength) */
   PetscInt64   total_steps; /* cosine, step: length of the schedule (0: not set, constant lr) */
 } AdamOpts;
 
@@ -37,9 +38,14 @@ typedef struct {
 } Adam;
 
 PetscErrorCode AdamOptsSetDefaults(AdamOpts *o);
-/* -adam_lr, -adam_beta1, -adam_beta2, -adam_eps, -adam_weight_decay, -adam_schedule, -adam_lr_min, -adam_step_frac; validated. */
+/* -adam_lr, -adam_beta1, -adam_beta2, -adam_eps, -adam_weight_decay, -adam_schedule, -adam_lr_min,
+ * -adam_step_frac or -adam_tail_epochs (not both); validated. */
 PetscErrorCode AdamOptsSetFromOptions(MPI_Comm comm, const char prefix[], AdamOpts *o);
 PetscErrorCode AdamOptsValidate(const AdamOpts *o);
+/* The schedule's length: total_steps = epochs x steps_per_epoch and, with tail_epochs > 0, the
+ * drop after epochs - tail_epochs epochs (step_frac from the epoch counts, so users need not
+ * work out 10,000/14,000 themselves). */
+PetscErrorCode AdamOptsSetLength(AdamOpts *o, PetscInt64 epochs, PetscInt64 steps_per_epoch);
 PetscErrorCode AdamCreate(const AdamOpts *o, PetscInt n, Adam *a);
 PetscErrorCode AdamDestroy(Adam *a);
 /* Step schedule: the first update taken at lr_min is number AdamStepBoundary + 1. */

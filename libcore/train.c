@@ -141,7 +141,7 @@ PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed
     PetscCall(PetscArraycpy(tr->ema, tr->params, a->nparams));
   }
   PetscCall(AdamCreate(ao, a->nparams, &tr->adam));
-  tr->adam.o.total_steps = o->epochs * train_steps_per_epoch(d, o); /* length of a cosine or step schedule */
+  PetscCall(AdamOptsSetLength(&tr->adam.o, o->epochs, train_steps_per_epoch(d, o))); /* length of a cosine or step schedule */
   const PetscInt B = (PetscInt)PetscMin((PetscInt64)o->batch, d->N); /* most rows one rank can get */
   PetscCall(DsmWorkCreate(a, d->nx, d->ncond, PetscMax(B, 1), &tr->dw));
   PetscCall(PetscMalloc1(a->nparams + 3, &tr->gbuf));
@@ -346,6 +346,7 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioAttrInt(&io, "/", "adam_schedule_id", tr->adam.o.schedule));
   PetscCall(H5ioAttrReal(&io, "/", "adam_lr_min", tr->adam.o.lr_min));
   PetscCall(H5ioAttrReal(&io, "/", "adam_step_frac", tr->adam.o.step_frac));
+  PetscCall(H5ioAttrInt(&io, "/", "adam_tail_epochs", tr->adam.o.tail_epochs));
   PetscCall(H5ioAttrInt(&io, "/", "adam_total_steps", tr->adam.o.total_steps));
   PetscCall(H5ioAttrReal(&io, "/", "last_loss", tr->last_loss));
   PetscCall(H5ioAttrReal(&io, "/", "epoch_loss", tr->epoch_loss));
@@ -432,7 +433,7 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
       PetscCall(H5ioHasAttr(&io, "/", "adam_step_frac", &has_frac));
       if (has_frac && tr->adam.o.schedule == ADAM_SCHEDULE_STEP) PetscCall(H5ioReadAttrReal(&io, "/", "adam_step_frac", &frac));
       PetscCheck(tot == tr->adam.o.total_steps && lr == tr->adam.o.lr && lr_min == tr->adam.o.lr_min && frac == tr->adam.o.step_frac, tr->comm, PETSC_ERR_ARG_INCOMP,
-                 "Checkpoint %s follows a %s schedule from -adam_lr %.6g to -adam_lr_min %.6g over %lld steps (-adam_step_frac %.6g), this run one from %.6g to %.6g over %lld steps (%.6g): resume with the same -adam_lr, -adam_lr_min, -adam_step_frac and -train_epochs (or -adam_schedule constant to go on at a fixed rate)",
+                 "Checkpoint %s follows a %s schedule from -adam_lr %.6g to -adam_lr_min %.6g over %lld steps (-adam_step_frac %.6g), this run one from %.6g to %.6g over %lld steps (%.6g): resume with the same -adam_lr, -adam_lr_min, -adam_step_frac (or -adam_tail_epochs) and -train_epochs (or -adam_schedule constant to go on at a fixed rate)",
                  path, AdamSchedules[tr->adam.o.schedule], (double)lr, (double)lr_min, (long long)tot, (double)frac, (double)tr->adam.o.lr, (double)tr->adam.o.lr_min, (long long)tr->adam.o.total_steps, (double)tr->adam.o.step_frac);
     }
   }

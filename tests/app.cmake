@@ -49,8 +49,15 @@ pdediff_train_fail(cli_train_other_arch "was trained for a different problem: ne
 pdediff_train_fail(cli_train_other_sde "different problem: forward process" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -sde_type ve -model good.h5 -train_restart)
 pdediff_train_fail(cli_train_bad_t_power "-train_t_power 0.5: must be in .1, 10." ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -train_t_power 0.5 -model x.h5)
 pdediff_train_fail(cli_train_bad_step_frac "-adam_step_frac 1.2: the fraction of training before the step schedule drops" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -adam_schedule step -adam_lr_min 1e-4 -adam_step_frac 1.2 -model x.h5)
+pdediff_train_fail(cli_train_tail_too_long "-adam_tail_epochs 2 leaves no epochs at -adam_lr: it must be below -train_epochs 2" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -adam_schedule step -adam_lr_min 1e-4 -adam_tail_epochs 2 -model x.h5)
+pdediff_train_fail(cli_train_tail_and_frac "-adam_step_frac and -adam_tail_epochs both place the step schedule's drop: give one of them" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -adam_schedule step -adam_lr_min 1e-4 -adam_step_frac 0.5 -adam_tail_epochs 1 -model x.h5)
+pdediff_train_fail(cli_train_tail_no_step "-adam_tail_epochs 1 sets the low-rate tail of the step schedule, but -adam_schedule is constant: add -adam_schedule step" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -adam_tail_epochs 1 -model x.h5)
 pdediff_train_fail(cli_train_other_t_power "trained with -train_t_power 1 but this run has 3: resume with -train_t_power 1" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -train_t_power 3 -model good.h5 -train_restart)
 pdediff_train_fail(cli_train_ckpt_exists "Checkpoint good.ckpt.h5 exists: pass -train_restart" ${PDE} train -train_data data.h5 ${TRAIN_OPTS} -model good.h5)
 pdediff_train_fail(cli_train_same_files "-train_checkpoint and -model are the same file" ${PDE} train -train_data data.h5 -model a.h5 -train_checkpoint a.h5)
+# -adam_tail_epochs 1 of 3 epochs x 10 steps: the drop after step 20, as -adam_step_frac 0.6667 would place it
+pdediff_cli_test(cli_train_tail ${PDE} train -train_data data.h5 -train_epochs 3 -train_batch 200 -net_width 32 -sde_type vp -adam_schedule step -adam_lr_min 1e-4 -adam_tail_epochs 1 -model tail.h5 -train_checkpoint tail.ckpt.h5)
+set_tests_properties(cli_train_tail PROPERTIES WORKING_DIRECTORY ${TDIR} FIXTURES_REQUIRED traindata RESOURCE_LOCK cli_train_dir
+  PASS_REGULAR_EXPRESSION "Adam lr 0.001 .step to 0.0001 after step 20 of 30.*wrote model tail.h5")
 pdediff_train_fail(cli_sample_cond_count "-cond has 2 values but the model good.h5 is conditioned on n_y = 1" ${PDE} sample -model good.h5 -cond 1,2 -output x.h5)
 pdediff_train_fail(cli_sample_not_model "data.h5 is not a pdediff model" ${PDE} sample -model data.h5 -cond 1 -output x.h5)

@@ -11,6 +11,9 @@
  * 7. Step schedule: lr before update round(step_frac x total_steps) + 1, lr_min from it on (the
  *    paper's 10,000 + 2,000 epochs of 9 steps: the drop after step 90,000); step_frac outside
  *    (0, 1) and lr_min > lr are rejected.
+ * 8. -adam_tail_epochs: 14,000 epochs of 9 steps with a 4,000-epoch tail drop after step 90,000
+ *    (the same boundary and step_frac as -adam_step_frac 10000/14000); a tail as long as the run,
+ *    a tail without the step schedule, and -adam_tail_epochs with -adam_step_frac are rejected.
  */
 #include "adam.h"
 #include "rng.h"
@@ -154,6 +157,42 @@ int main(int argc, char **argv)
     PetscErrorCode e2 = AdamOptsValidate(&os);
     PetscCall(PetscPopErrorHandler());
     CHECK(e1 != 0 && e2 != 0, "AdamOptsValidate rejects -adam_step_frac 1 and lr_min > lr for the step schedule");
+  }
+  /* 8 */
+  {
+    AdamOpts ot = o, of = o;
+    ot.schedule = of.schedule = ADAM_SCHEDULE_STEP;
+    ot.lr_min = of.lr_min = 1e-4;
+    ot.tail_epochs = 4000;
+    of.step_frac   = 10000.0 / 14000.0;
+    PetscCall(AdamOptsSetLength(&ot, 14000, 9));
+    PetscCall(AdamOptsSetLength(&of, 14000, 9));
+    CHECK(ot.total_steps == 126000 && AdamStepBoundary(&ot) == 90000 && ot.step_frac == of.step_frac && AdamStepBoundary(&of) == 90000 && AdamLearningRate(&ot, 89999) == ot.lr && AdamLearningRate(&ot, 90000) == ot.lr_min,
+          "-adam_tail_epochs 4000 of 14000 epochs x 9 steps: %lld steps, boundary %lld, step_frac %.17g (expected 126000, 90000 and %.17g as -adam_step_frac gives)", (long long)ot.total_steps, (long long)AdamStepBoundary(&ot), (double)ot.step_frac, (double)of.step_frac);
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    AdamOpts olong = o;
+    olong.schedule    = ADAM_SCHEDULE_STEP;
+    olong.lr_min      = 1e-4;
+    olong.tail_epochs = 14000;
+    PetscErrorCode e1 = AdamOptsSetLength(&olong, 14000, 9);
+    AdamOpts oconst  = o;
+    oconst.tail_epochs = 10;
+    PetscErrorCode e2 = AdamOptsValidate(&oconst);
+    AdamOpts obad = o;
+    PetscCall(PetscOptionsSetValue(NULL, "-adam_schedule", "step"));
+    PetscCall(PetscOptionsSetValue(NULL, "-adam_lr_min", "1e-4"));
+    PetscCall(PetscOptionsSetValue(NULL, "-adam_step_frac", "0.5"));
+    PetscCall(PetscOptionsSetValue(NULL, "-adam_tail_epochs", "100"));
+    PetscErrorCode e3 = AdamOptsSetFromOptions(PETSC_COMM_SELF, NULL, &obad);
+    PetscCall(PetscOptionsClearValue(NULL, "-adam_step_frac"));
+    AdamOpts ook = o;
+    PetscErrorCode e4 = AdamOptsSetFromOptions(PETSC_COMM_SELF, NULL, &ook);
+    PetscCall(PetscPopErrorHandler());
+    CHECK(e1 != 0 && e2 != 0 && e3 != 0, "a tail as long as the run (%d), a tail with the constant schedule (%d) and -adam_step_frac with -adam_tail_epochs (%d) are errors", (int)e1, (int)e2, (int)e3);
+    CHECK(e4 == 0 && ook.tail_epochs == 100 && ook.schedule == ADAM_SCHEDULE_STEP, "-adam_schedule step -adam_tail_epochs 100 parses (error %d, tail %" PetscInt_FMT ")", (int)e4, ook.tail_epochs);
+    PetscCall(PetscOptionsClearValue(NULL, "-adam_schedule"));
+    PetscCall(PetscOptionsClearValue(NULL, "-adam_lr_min"));
+    PetscCall(PetscOptionsClearValue(NULL, "-adam_tail_epochs"));
   }
   PetscCall(PetscFree5(p, g, pd, md, vd));
   status = TestFinish("test_adam");

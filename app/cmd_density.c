@@ -418,6 +418,10 @@ static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const Densit
   PetscCall(H5ioAttrInt(&io, "/", "n_ref", c->n_ref));
   PetscCall(H5ioAttrReal(&io, "/", "band_halfwidth", c->band));
   PetscCall(H5ioAttrInt(&io, "/", "data_seed", c->data_seed));
+  if (!c->model_in[0]) { /* trained here; a reused model's seeds are in the cell file that trained it */
+    PetscCall(H5ioAttrInt(&io, "/", "net_seed", c->init_seed));
+    PetscCall(H5ioAttrInt(&io, "/", "train_seed", c->to.seed));
+  }
   PetscCall(H5ioAttrInt(&io, "/", "train_epochs", sum->epochs));
   PetscCall(H5ioAttrInt(&io, "/", "train_steps", sum->steps));
   PetscCall(H5ioAttrReal(&io, "/", "train_final_loss", sum->final_loss));

@@ -9,6 +9,11 @@
 # MODEL_DIR: sample the models of an earlier sweep (DIR/CASE_FORM.model.h5, -density_model_in)
 #   instead of training; e.g. the tweedie table from the paper-start sweep's models:
 #   MODEL_DIR=runs/table1 OUT=runs/tweedie ARGS="-sampler_start tweedie" bash jobscripts/density_sweep.sh ve vp
+# SEEDS: replicate the whole table over seeds (the paper reports one run per cell; a cell's spread
+#   over seeds, +-20% on the spiral, is larger than some gaps to it): seed s runs every cell with
+#   -net_seed s -train_seed s into OUT/seed<s> (models from MODEL_DIR/seed<s> with MODEL_DIR), and
+#   table1 prints each cell's mean over the seeds with its standard error and the number of runs
+#   at or below the paper's value, e.g. SEEDS="0 1 2 3 4 5 6" OUT=runs/table1_seeds ... ve vp
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NP=${NP:-2}
@@ -30,29 +35,43 @@ sde_args() {
   esac
 }
 for f in "${forms[@]}"; do sde_args "$f" > /dev/null || exit 2; done
-model_args() { # case form: -density_model_in of MODEL_DIR, when set
-  [ -n "${MODEL_DIR:-}" ] && echo "-density_model_in $MODEL_DIR/${1}_${2}.model.h5"
-  return 0
-}
+SEEDS=${SEEDS:-}
+if [ -n "$SEEDS" ]; then
+  for sd in $SEEDS; do [[ "$sd" =~ ^[0-9]+$ ]] || { echo "density_sweep: SEEDS='$SEEDS': '$sd' is not a non-negative integer (e.g. SEEDS=\"0 1 2\")" >&2; exit 2; }; done
+  case " ${ARGS:-} " in *" -net_seed "*|*" -train_seed "*) echo "density_sweep: ARGS sets -net_seed or -train_seed, which SEEDS sets per run: drop them from ARGS" >&2; exit 2 ;; esac
+fi
+runs=() # (output dir, model dir, seed options) per replicate of the table
+if [ -n "$SEEDS" ]; then
+  for sd in $SEEDS; do runs+=("$OUT/seed$sd|${MODEL_DIR:+$MODEL_DIR/seed$sd}|-net_seed $sd -train_seed $sd"); done
+else
+  runs+=("$OUT|${MODEL_DIR:-}|")
+fi
 if [ -n "${MODEL_DIR:-}" ]; then # every model must be there before anything runs
-  for f in "${forms[@]}"; do for c in tanh bimodal spiral; do
-    [ -r "$MODEL_DIR/${c}_${f}.model.h5" ] || { echo "density_sweep: MODEL_DIR=$MODEL_DIR has no ${c}_${f}.model.h5: run that sweep first (without MODEL_DIR) or unset MODEL_DIR to train" >&2; exit 2; }
-  done; done
+  for r in "${runs[@]}"; do IFS='|' read -r o m x <<< "$r"
+    for f in "${forms[@]}"; do for c in tanh bimodal spiral; do
+      [ -r "$m/${c}_${f}.model.h5" ] || { echo "density_sweep: MODEL_DIR=$m has no ${c}_${f}.model.h5: run that sweep first (without MODEL_DIR) or unset MODEL_DIR to train" >&2; exit 2; }
+    done; done
+  done
   [ "$(realpath -m "$MODEL_DIR")" != "$(realpath -m "$OUT")" ] || { echo "density_sweep: MODEL_DIR and OUT are both $OUT: the resampled cells would replace the originals; set another OUT" >&2; exit 2; }
 fi
-mkdir -p "$OUT"
 t0=$(date +%s)
-for f in "${forms[@]}"; do
-  for c in tanh bimodal spiral; do
-    cell="$OUT/${c}_${f}.h5"
-    if [ -e "$cell" ]; then echo "density_sweep: $cell exists, skipped"; continue; fi
-    t1=$(date +%s)
-    # shellcheck disable=SC2046
-    $LAUNCH "$PDEDIFF" density -options_file "$OPTS" -density_case "$c" $(sde_args "$f") ${ARGS:-} \
-      $(model_args "$c" "$f") -density_dir "$OUT" > "$OUT/${c}_${f}.log" 2>&1 || { echo "density_sweep: cell $c $f failed: see $OUT/${c}_${f}.log" >&2; exit 1; }
-    grep "density: cell" "$OUT/${c}_${f}.log" | head -1
-    echo "density_sweep: cell $c $f: $(( $(date +%s) - t1 )) s wall on $NP rank(s)"
+dirs=()
+for r in "${runs[@]}"; do IFS='|' read -r o m x <<< "$r"
+  mkdir -p "$o"
+  dirs+=("$o")
+  for f in "${forms[@]}"; do
+    for c in tanh bimodal spiral; do
+      cell="$o/${c}_${f}.h5"
+      if [ -e "$cell" ]; then echo "density_sweep: $cell exists, skipped"; continue; fi
+      t1=$(date +%s)
+      margs=""; [ -n "$m" ] && margs="-density_model_in $m/${c}_${f}.model.h5"
+      # shellcheck disable=SC2046,SC2086
+      $LAUNCH "$PDEDIFF" density -options_file "$OPTS" -density_case "$c" $(sde_args "$f") ${ARGS:-} $x \
+        $margs -density_dir "$o" > "$o/${c}_${f}.log" 2>&1 || { echo "density_sweep: cell $c $f failed: see $o/${c}_${f}.log" >&2; exit 1; }
+      grep "density: cell" "$o/${c}_${f}.log" | head -1
+      echo "density_sweep: cell $c $f${x:+ ($x)}: $(( $(date +%s) - t1 )) s wall on $NP rank(s)"
+    done
   done
 done
-"$PDEDIFF" table1 -table1_dir "$OUT" -table1_formulations "$(IFS=,; echo "${forms[*]}")" | tee "$OUT/table1.txt"
-echo "density_sweep: ${#forms[@]} formulation(s) x 3 cases in $(( $(date +%s) - t0 )) s wall on $NP rank(s)"
+"$PDEDIFF" table1 -table1_dir "$(IFS=,; echo "${dirs[*]}")" -table1_formulations "$(IFS=,; echo "${forms[*]}")" -table1_csv "$OUT/table1.csv" | tee "$OUT/table1.txt"
+echo "density_sweep: ${#forms[@]} formulation(s) x 3 cases${SEEDS:+ x seeds $SEEDS} in $(( $(date +%s) - t0 )) s wall on $NP rank(s)"

@@ -19,4 +19,6 @@ pdediff_density_fail(cli_density_empty_tail "-density_y 3.?: its band .* is vali
 pdediff_density_fail(cli_density_thin_band "holds only [0-9]+ of the 2000 reference points, fewer than -density_min_band 100.*raise -density_n_ref" ${DQ} -density_n_ref 2000)
 pdediff_density_fail(cli_density_bad_dir "-density_output /nonexistent/out.h5: directory /nonexistent does not exist or is not writable" ${DQ} -density_output /nonexistent/out.h5)
 pdediff_density_fail(cli_table1_empty "No cell files CASE_FORMULATION.h5 in -table1_dir ${DENSDIR}" $<TARGET_FILE:pdediff> table1 -table1_dir ${DENSDIR})
+pdediff_density_fail(cli_density_sweep_bad_seeds "SEEDS='0 x': 'x' is not a non-negative integer" env OUT=${DENSDIR}/sweep "SEEDS=0 x" PDEDIFF=$<TARGET_FILE:pdediff> bash ${PROJECT_SOURCE_DIR}/jobscripts/density_sweep.sh ve)
+pdediff_density_fail(cli_density_sweep_seeds_args "ARGS sets -net_seed or -train_seed, which SEEDS sets per run" env OUT=${DENSDIR}/sweep SEEDS=1 "ARGS=-net_seed 2" PDEDIFF=$<TARGET_FILE:pdediff> bash ${PROJECT_SOURCE_DIR}/jobscripts/density_sweep.sh ve)
 pdediff_density_fail(cli_density_sweep_bad_form "unknown formulation 'vx': use ve, vp or xiP" env OUT=${DENSDIR}/sweep PDEDIFF=$<TARGET_FILE:pdediff> bash ${PROJECT_SOURCE_DIR}/jobscripts/density_sweep.sh ve vx)

@@ -8,7 +8,8 @@
 # refuses another cell's, and that pdediff table1 prints the table and writes its CSV. Then
 # jobscripts/density_sweep.sh on the VE row after 1 epoch: once training, once resampling those
 # models with ARGS="-sampler_start tweedie" and MODEL_DIR; table1 names the start of each and
-# refuses a directory that mixes the two. It does not check the paper's accuracy (that takes
+# refuses a directory that mixes the two; with SEEDS, once per seed, and table1's mean and standard
+# error over the seeds match the cell files. It does not check the paper's accuracy (that takes
 # the full run: README).
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
@@ -53,9 +54,36 @@ sweep OUT="$work/sweep" ARGS="$tiny" > "$work/sweep.out"
 sweep OUT="$work/sweep_tw" MODEL_DIR="$work/sweep" ARGS="$tiny -sampler_start tweedie" > "$work/sweep_tw.out"
 grep -q "sampler start zero as in the paper" "$work/sweep/table1.txt" || { echo "FAIL: the trained sweep's table1 does not name the zero start"; cat "$work/sweep/table1.txt"; exit 1; }
 grep -q "sampler start tweedie, beyond the paper" "$work/sweep_tw/table1.txt" || { echo "FAIL: the resampled sweep's table1 does not name the tweedie start"; cat "$work/sweep_tw/table1.txt"; exit 1; }
-n=$(grep -c ",tweedie$" "$work/sweep_tw/table1.csv"); [ "$n" -eq 12 ] || { echo "FAIL: $n of the tweedie CSV's rows say tweedie, expected 12 (3 cases x 2 samplers x 2 costs)"; exit 1; }
+n=$(grep -c ",tweedie,1," "$work/sweep_tw/table1.csv"); [ "$n" -eq 12 ] || { echo "FAIL: $n of the tweedie CSV's rows say tweedie, expected 12 (3 cases x 2 samplers x 2 costs)"; exit 1; }
 ! ls "$work/sweep_tw/"*.model.h5 > /dev/null 2>&1 || { echo "FAIL: the MODEL_DIR sweep trained (wrote models)"; exit 1; }
 echo "ok   density_sweep.sh: VE row trained, then resampled with MODEL_DIR and ARGS=-sampler_start tweedie; table1 names each start"
+# replicates: SEEDS runs the row once per seed (OUT/seed<s>), table1 averages them per cell
+sweep OUT="$work/seeds" SEEDS="3 4" ARGS="$tiny" > "$work/seeds.out"
+grep -q "mean +- standard error over 2 runs per cell" "$work/seeds/table1.txt" && grep -q "^ve  *ODE  *[0-9.]*+-[0-9.]* (0\.072; [0-2]/2)" "$work/seeds/table1.txt" \
+  || { echo "FAIL: the SEEDS sweep's table1 does not show mean +- standard error over 2 runs with the paper's value and count"; cat "$work/seeds/table1.txt"; exit 1; }
+/usr/bin/python3 - "$work/seeds" <<'PY'
+import sys, csv, h5py, numpy as np
+w = sys.argv[1]
+rows = {(r["case"], r["sampler"], r["cost"]): r for r in csv.DictReader(open(f"{w}/table1.csv"))}
+fail = 0
+for case in ("tanh", "bimodal", "spiral"):
+    v, seeds = [], []
+    for s in (3, 4):
+        with h5py.File(f"{w}/seed{s}/{case}_ve.h5") as f:
+            v.append(f["cell_euclidean"][0]); seeds.append((int(f.attrs["net_seed"]), int(f.attrs["train_seed"])))
+    r = rows[(case, "ode", "euclidean")]
+    paper = float(r["paper"])
+    ok = (seeds == [(3, 3), (4, 4)] and v[0] != v[1] and int(r["runs"]) == 2
+          and abs(float(r["distance"]) - np.mean(v)) <= 1e-5 * np.mean(v)
+          and abs(float(r["std_error"]) - abs(v[0] - v[1]) / 2) <= 1e-5 * abs(v[0] - v[1])
+          and float(r["min"]) == float(f"{min(v):.6g}") and int(r["runs_at_or_below_paper"]) == sum(x <= paper for x in v))
+    print(("ok   " if ok else "FAIL ") + f"{case} ve over seeds {seeds}: ODE {v[0]:.5f}, {v[1]:.5f} -> CSV mean {r['distance']}, SE {r['std_error']}, runs {r['runs']}, at or below {paper}: {r['runs_at_or_below_paper']}")
+    fail += not ok
+sys.exit(1 if fail else 0)
+PY
+if "$pdediff" table1 -table1_dir "$work/seeds/seed3,$work/seeds/seed3" -table1_formulations ve -table1_csv "$work/dup.csv" > "$work/dup.out" 2>&1; then echo "FAIL: table1 averaged one run listed twice"; exit 1; fi
+grep -q "hold bitwise the same distances, so they are one run" "$work/dup.out" && [ ! -e "$work/dup.csv" ] || { echo "FAIL: table1 did not name the repeated run, or wrote a CSV"; cat "$work/dup.out"; exit 1; }
+echo "ok   density_sweep.sh SEEDS: one row per seed, table1 mean and standard error match the cell files; a run listed twice is refused"
 if sweep OUT="$work/sweep_bad" MODEL_DIR="$work/long" > "$work/sweep_bad.out" 2>&1; then echo "FAIL: a MODEL_DIR without bimodal_ve.model.h5 was accepted"; exit 1; fi
 grep -q "MODEL_DIR=$work/long has no bimodal_ve.model.h5" "$work/sweep_bad.out" && [ ! -e "$work/sweep_bad" ] || { echo "FAIL: the incomplete MODEL_DIR was not named, or the sweep created its OUT"; cat "$work/sweep_bad.out"; exit 1; }
 echo "ok   refused: MODEL_DIR without every model, nothing run"

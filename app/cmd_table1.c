@@ -78,14 +78,15 @@ static void Aggregate(Cell *const runs[], PetscInt nruns, PetscReal paper, Agg *
         if (!runs[r]->present) continue;
         const double v = runs[r]->d[q][j];
         s += v;
-        s2 += v * v;
         lo = PetscMin(lo, v);
         hi = PetscMax(hi, v);
         n++;
       }
       const double m = n ? s / n : NAN;
+      for (PetscInt r = 0; r < nruns; r++) /* two passes: the spread is small against the mean */
+        if (runs[r]->present) s2 += (runs[r]->d[q][j] - m) * (runs[r]->d[q][j] - m);
       a->mean[q][j] = m;
-      a->se[q][j]   = n > 1 ? sqrt(PetscMax(0.0, (s2 - n * m * m) / (n - 1)) / n) : NAN;
+      a->se[q][j]   = n > 1 ? sqrt(s2 / (n - 1) / n) : NAN;
       a->lo[q][j]   = n ? lo : NAN;
       a->hi[q][j]   = n ? hi : NAN;
       a->n          = n;

@@ -28,6 +28,7 @@ PetscErrorCode SamplerOptsSetDefaults(SamplerOpts *o)
   o->type      = SAMPLER_ODE;
   o->alpha     = 1.0;
   o->dtau      = 0.002;
+  o->grid_power = 1.0;
   o->rtol      = 1e-5;
   o->atol      = 1e-5;
   o->hmax      = 0.1;
@@ -45,6 +46,7 @@ PetscErrorCode SamplerOptsValidate(const SamplerOpts *o)
   PetscCheck(o->type == SAMPLER_ODE || o->type == SAMPLER_SDE, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_type: unknown sampler %d; use ode or sde", (int)o->type);
   PetscCheck(o->alpha >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_alpha %g: must be >= 0 (1 = the paper's reverse SDE, 0 = probability flow)", (double)o->alpha);
   PetscCheck(o->dtau > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_dtau %g: the Euler-Maruyama step must be > 0 (paper: 0.002)", (double)o->dtau);
+  PetscCheck(o->grid_power >= 1 && o->grid_power <= 10, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_grid_power %g: the SDE grid's grading must lie in [1, 10] (1 = uniform, the paper; 3 puts the same steps closer together near t = 0)", (double)o->grid_power);
   PetscCheck(o->rtol > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_rtol %g: the ODE relative tolerance must be > 0", (double)o->rtol);
   PetscCheck(o->atol > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_atol %g: the ODE absolute tolerance must be > 0", (double)o->atol);
   PetscCheck(o->hmax > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "-sampler_hmax %g: the largest ODE step must be > 0", (double)o->hmax);
@@ -61,6 +63,7 @@ PetscErrorCode SamplerOptsSetFromOptions(MPI_Comm comm, const char prefix[], Sam
   PetscCall(PetscOptionsEnum("-sampler_type", "ode: probability flow (44) by adaptive Dormand-Prince RK5(4); sde: Euler-Maruyama on (42)", "sampler", SamplerTypes, (PetscEnum)o->type, (PetscEnum *)&o->type, NULL));
   PetscCall(PetscOptionsReal("-sampler_alpha", "SDE: alpha >= 0 of the reverse family (42)", "sampler", o->alpha, &o->alpha, NULL));
   PetscCall(PetscOptionsReal("-sampler_dtau", "SDE: Euler-Maruyama step d tau > 0", "sampler", o->dtau, &o->dtau, NULL));
+  PetscCall(PetscOptionsReal("-sampler_grid_power", "SDE: grading rho >= 1 of the time grid, t_k = eps + (T - eps)(1 - k/N)^rho (1 = uniform, the paper)", "sampler", o->grid_power, &o->grid_power, NULL));
   PetscCall(PetscOptionsReal("-sampler_rtol", "ODE: relative tolerance > 0", "sampler", o->rtol, &o->rtol, NULL));
   PetscCall(PetscOptionsReal("-sampler_atol", "ODE: absolute tolerance > 0", "sampler", o->atol, &o->atol, NULL));
   PetscCall(PetscOptionsReal("-sampler_hmax", "ODE: largest step in tau", "sampler", o->hmax, &o->hmax, NULL));
@@ -183,10 +186,14 @@ static PetscErrorCode RunSDEChunk(const Sched *sch, const SamplerOpts *o, const 
     PetscCall(mon(mctx, n, gidx, tbuf, x));
   }
   for (PetscInt k = 0; k < nsteps; k++) {
-    const PetscReal t = sch->T - k * dt;
-    SchedCoef       c;
+    PetscReal t = sch->T - k * dt, h = dt; /* uniform: the paper's grid, bitwise as before */
+    SchedCoef c;
+    if (o->grid_power != 1) {
+      t = sch->eps + span * pow(1.0 - (double)k / nsteps, o->grid_power);
+      h = t - (sch->eps + span * pow(1.0 - (double)(k + 1) / nsteps, o->grid_power));
+    }
     sched_coef(sch, t, &c);
-    const PetscReal fx = 0.5 * c.b * dt, fs = 0.5 * (1.0 + o->alpha) * c.g * dt, fz = sqrt(o->alpha * c.g * dt);
+    const PetscReal fx = 0.5 * c.b * h, fs = 0.5 * (1.0 + o->alpha) * c.g * h, fz = sqrt(o->alpha * c.g * h);
     for (PetscInt i = 0; i < n; i++) tbuf[i] = t;
     PetscCall(CallScore(sm, n, tbuf, x, cond, sbuf, st));
     for (PetscInt i = 0; i < n; i++) {
@@ -199,7 +206,7 @@ static PetscErrorCode RunSDEChunk(const Sched *sch, const SamplerOpts *o, const 
       }
     }
     if (mon) {
-      for (PetscInt i = 0; i < n; i++) tbuf[i] = t - dt;
+      for (PetscInt i = 0; i < n; i++) tbuf[i] = t - h;
       PetscCall(mon(mctx, n, gidx, tbuf, x));
     }
   }

@@ -14,6 +14,7 @@ pdediff_cli_test(cli_bad_sigma_max ${EXPECT_FAIL} "-sde_sigma_max 0.5.*sigma_max
 pdediff_cli_test(cli_bad_beta ${EXPECT_FAIL} "-sde_beta_max 0.1 < -sde_beta_min 1" ${PDE} sample -sde_type vp -sde_beta_min 1 -sde_beta_max 0.1 -output "")
 pdediff_cli_test(cli_bad_alpha ${EXPECT_FAIL} "-sampler_alpha -1.*>= 0" ${PDE} sample -sampler_type sde -sampler_alpha -1 -output "")
 pdediff_cli_test(cli_bad_dtau ${EXPECT_FAIL} "-sampler_dtau 0.*> 0" ${PDE} sample -sampler_type sde -sampler_dtau 0 -output "")
+pdediff_cli_test(cli_bad_grid_power ${EXPECT_FAIL} "-sampler_grid_power 0.5: the SDE grid's grading must lie in .1, 10." ${PDE} sample -sampler_type sde -sampler_grid_power 0.5 -output "")
 pdediff_cli_test(cli_bad_rtol ${EXPECT_FAIL} "-sampler_rtol -1e-05.*> 0" ${PDE} sample -sampler_rtol -1e-5 -output "")
 pdediff_cli_test(cli_bad_output_dir ${EXPECT_FAIL} "Cannot create output file /nonexistent-dir/s.h5.partial" ${PDE} sample -n_samples 10 -output /nonexistent-dir/s.h5)
 # -help lists options with their defaults and exits 0

@@ -5,6 +5,7 @@
 #   bash jobscripts/sweep.sh status runs/paper                           # job states; names failures
 #   bash jobscripts/sweep.sh wait   runs/paper                           # until done, then status
 #   bash jobscripts/sweep.sh init   CONF RUN                             # only make the run directory
+#   CELLS="ve_0.2 vp_0.01" bash jobscripts/sweep.sh local|submit CONF RUN # only those cells
 # submit: generate -> array of training jobs (formulations x noise levels, then the mask models)
 #   -> array of sampling jobs, task i after training task i (--dependency=aftercorr) -> postprocess
 #   after all sampling (afterok). A failed job cancels everything downstream of it
@@ -12,6 +13,9 @@
 #   themselves at their time limit and resume from the checkpoint.
 # Extra sbatch arguments for every job (partition, account, qos): SBATCH_EXTRA="--partition=... ".
 # A run directory that already has results keeps them: resubmitting skips finished cells.
+# CELLS="ve_0.2 vp_0.01": only those cells of the experiment (tags as in RUN/cells.txt) are
+# trained and sampled (generate and postprocess run as always; the report lists the cells not run
+# as missing), e.g. to redo two cells of a run; an unknown tag is refused before anything runs.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/common.sh"
@@ -67,6 +71,24 @@ cell_line() { case "$2" in xi*) echo "$1 xi $3 -sde_p ${2#xi} ${4:-}" ;; *) echo
 
 ncells() { wc -l < "$RUN/cells.txt"; }
 
+# select_cells: SEL = the array indices to run, every cell or those CELLS names (in cells.txt order).
+select_cells() {
+  local tag i n; n=$(ncells); SEL=()
+  if [ -z "${CELLS:-}" ]; then
+    for ((i = 0; i < n; i++)); do SEL+=("$i"); done
+    return 0
+  fi
+  for tag in $CELLS; do
+    awk -v t="$tag" '$1 == t {f = 1} END {exit !f}' "$RUN/cells.txt" \
+      || pd_die "sweep: CELLS: no cell '$tag' in this experiment (its cells: $(awk '{print $1}' "$RUN/cells.txt" | paste -sd' ' -)); use those tags"
+  done
+  for ((i = 0; i < n; i++)); do
+    tag=$(sed -n "$((i + 1))p" "$RUN/cells.txt" | awk '{print $1}')
+    case " $CELLS " in *" $tag "*) SEL+=("$i") ;; esac
+  done
+  echo "sweep: CELLS: ${#SEL[@]} of $n cells ($(for i in "${SEL[@]}"; do sed -n "$((i + 1))p" "$RUN/cells.txt" | awk '{print $1}'; done | paste -sd' ' -))"
+}
+
 # no_jobs_running RUN: refuse to touch a run directory whose jobs are still queued or running
 no_jobs_running() {
   [ -s "$1/jobs.txt" ] && command -v squeue > /dev/null || return 0
@@ -78,8 +100,8 @@ no_jobs_running() {
 # submit: the dependency chain. Every job: its log under RUN/logs, PDEDIFF_ROOT exported.
 submit_run() {
   command -v sbatch > /dev/null || pd_die "sweep: sbatch not found: no SLURM here; run the same sweep with: $0 local CONF RUN"
-  local n common gen train post pp
-  n=$(ncells)
+  local common gen train post pp array
+  array=$(IFS=,; echo "${SEL[*]}")   # 0,1,...,n-1 or the cells CELLS names
   rm -f "$RUN/FAILED"
   # a rejected submission (bad partition, limits) cancels the jobs already queued: no half chain
   queued=""   # global: the EXIT trap runs after this function's locals are gone
@@ -89,23 +111,22 @@ submit_run() {
   common=(--parsable --kill-on-invalid-dep=yes --export=ALL,PDEDIFF_ROOT="$PDEDIFF_ROOT" ${SBATCH_EXTRA:-})
   gen=$(sbatch "${common[@]}" --job-name="pd-gen-$EXPERIMENT" --ntasks="$NP_GENERATE" ${TIME_GENERATE:+--time=$TIME_GENERATE} \
     --output="$RUN/logs/generate-%j.out" "$here/generate.sbatch" "$RUN"); queued=$gen
-  train=$(sbatch "${common[@]}" --job-name="pd-train-$EXPERIMENT" --array="0-$((n - 1))" --ntasks="$NP_TRAIN" \
+  train=$(sbatch "${common[@]}" --job-name="pd-train-$EXPERIMENT" --array="$array" --ntasks="$NP_TRAIN" \
     ${TIME_TRAIN:+--time=$TIME_TRAIN} ${SIGNAL_TRAIN:+--signal=$SIGNAL_TRAIN} --dependency="afterok:$gen" \
     --output="$RUN/logs/train-%A_%a.out" "$here/train.sbatch" "$RUN"); queued+=",$train"
-  post=$(sbatch "${common[@]}" --job-name="pd-post-$EXPERIMENT" --array="0-$((n - 1))" --ntasks="$NP_POST" \
+  post=$(sbatch "${common[@]}" --job-name="pd-post-$EXPERIMENT" --array="$array" --ntasks="$NP_POST" \
     ${TIME_POST:+--time=$TIME_POST} --dependency="aftercorr:$train" \
     --output="$RUN/logs/posterior-%A_%a.out" "$here/posterior.sbatch" "$RUN"); queued+=",$post"
   pp=$(sbatch "${common[@]}" --job-name="pd-pp-$EXPERIMENT" --ntasks=1 ${TIME_POSTPROCESS:+--time=$TIME_POSTPROCESS} \
     --dependency="afterok:$post" --output="$RUN/logs/postprocess-%j.out" "$here/postprocess.sbatch" "$RUN")
   trap - EXIT
   printf 'generate %s\ntrain %s\nposterior %s\npostprocess %s\n' "$gen" "$train" "$post" "$pp" > "$RUN/jobs.txt"
-  echo "sweep: submitted generate $gen, train $train (array 0-$((n - 1))), posterior $post (array, task i after train task i), postprocess $pp; logs in $RUN/logs"
+  echo "sweep: submitted generate $gen, train $train (array $array), posterior $post (array, task i after train task i), postprocess $pp; logs in $RUN/logs"
 }
 
 # local: the same stage scripts in order with mpirun; stops at the first failure.
 local_run() {
-  local n i st log
-  n=$(ncells)
+  local i st log
   rm -f "$RUN/FAILED"
   run_stage() { # name task script
     log="$RUN/logs/$1-local${2:+_$2}.out"
@@ -116,7 +137,7 @@ local_run() {
     exit 1
   }
   run_stage generate "" generate.sbatch
-  for i in $(seq 0 $((n - 1))); do
+  for i in "${SEL[@]}"; do
     run_stage train "$i" train.sbatch
     run_stage posterior "$i" posterior.sbatch
   done
@@ -197,6 +218,7 @@ case "$cmd" in
     no_jobs_running "$2"
     init_run "$1" "$2"
     pd_load_run "$2"
+    [ "$cmd" = init ] || select_cells
     case "$cmd" in submit) submit_run ;; local) local_run ;; esac ;;
   status|wait)
     [ $# -eq 1 ] || usage

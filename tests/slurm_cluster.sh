@@ -7,6 +7,7 @@
 #    them, SLURM ids in the files' provenance, the report's costs from sacct;
 #  - a sweep whose mask cell fails: status names the failed job, its cell and log, the jobs
 #    downstream of it are cancelled before they run, the healthy cell finishes, no report;
+#  - CELLS="vp_mask_0.02": a sparse array (task 1 only) that runs that cell alone;
 #  - time limit: a training job with a 2-minute limit and the real --signal=B:USR1@30 is requeued
 #    (sacct REQUEUED), resumes from its checkpoint (step > 0) and completes all its steps;
 #  - scancel of a training job: checkpoint written, CANCELLED, not requeued;
@@ -107,6 +108,16 @@ grep -q "postprocess job .* was cancelled before it ran" wait_broken.log || fail
 [ ! -e run_broken/posts/vp_mask_0.02.post.h5 ] && [ ! -e run_broken/report.md ] || fail "a job downstream of the failure ran"
 ls run_broken/logs | grep -q "^posterior-${pj}_1" && fail "the cancelled sampling job wrote a log"
 grep -q "train vp_mask_0.02: training failed" run_broken/FAILED || fail "RUN/FAILED does not name the cell"
+
+# --- CELLS: a subset of the cells, submitted as a sparse array -----------------------------------
+conf sel.conf FORMS=vp LEVELS=0.02 MASK_FORMS=vp MASK_LEVELS=0.02 EXPERIMENT=sel
+mkdir -p run_sel/data; cp run_quick/data/dataset.h5 run_sel/data/
+CELLS="vp_mask_0.02" bash "$sweep" submit sel.conf run_sel | tee submit_sel.log
+grep -q "train [0-9]* (array 1)" submit_sel.log || fail "CELLS: the training array should be task 1 only"
+bash "$sweep" wait run_sel > wait_sel.log 2>&1 || { cat wait_sel.log; fail "CELLS: the selected cell's jobs did not all complete"; }
+[ -s run_sel/posts/vp_mask_0.02.post.h5 ] && [ -s run_sel/report.md ] || fail "CELLS: the selected cell was not run through to the report"
+[ ! -e run_sel/models/vp_0.02.model.h5 ] || fail "CELLS: a cell that was not selected was trained"
+echo "slurm_cluster: CELLS submitted the selected cell alone"
 
 # --- time limit: requeue and resume -------------------------------------------------------------
 # Training long enough that the signal (sent 60-90 s into a 2-minute job) comes while it trains:

@@ -5,6 +5,7 @@
 #    directory holding another experiment: exit 2, a message naming the file/formulation, nothing run;
 #  - a two-cell sweep (VP at 0.02, VP mask model at 0.02) on a small data set through every stage
 #    script: data set, models, posterior files, figures, report with both cells, provenance;
+#  - CELLS="vp_mask_0.02" runs that cell only (an unknown tag is refused, nothing run);
 #  - a failing cell (mask probability 1.5): the sweep stops naming the stage, cell and log, the
 #    log holds pdediff's error, nothing downstream runs (no posterior file, no report), the
 #    failure is recorded in RUN/FAILED; rerun after fixing nothing is lost (finished cells kept).
@@ -90,6 +91,15 @@ before=$(md5sum run_ok/posts/*.h5 run_ok/models/*.model.h5)
 bash "$sweep" local ok.conf run_ok > sweep_ok2.log
 grep -q "exists, kept" run_ok/logs/train-local_0.out || fail "rerun did not keep the trained model"
 [ "$(md5sum run_ok/posts/*.h5 run_ok/models/*.model.h5)" = "$before" ] || fail "rerun changed finished results"
+# CELLS: a subset of the experiment's cells; an unknown tag is refused before anything runs
+expect "CELLS: no cell 'vp_0.05' in this experiment \(its cells: vp_0.02 vp_mask_0.02\)" env CELLS="vp_0.05" bash "$sweep" local ok.conf run_ok
+mkdir -p run_sel/data; cp run_ok/data/dataset.h5 run_sel/data/
+CELLS="vp_mask_0.02" bash "$sweep" local ok.conf run_sel | tee sweep_sel.log
+grep -q "CELLS: 1 of 2 cells (vp_mask_0.02)" sweep_sel.log || fail "CELLS: the selection is not reported"
+[ -s run_sel/posts/vp_mask_0.02.post.h5 ] && [ -s run_sel/report.md ] || fail "CELLS: the selected cell was not run through to the report"
+[ ! -e run_sel/models/vp_0.02.model.h5 ] && [ ! -e run_sel/logs/train-local_0.out ] || fail "CELLS: a cell that was not selected ran"
+grep -q "^| vp_mask_0.02 | VP | yes | 0.02 | ODE" run_sel/report.md && grep -q "^| vp_0.02 | .*| missing: posts/vp_0.02.post.h5 |" run_sel/report.md \
+  || fail "CELLS: the report should hold the selected cell and list the other as missing"
 conf other.conf 'LEVELS="0.05"'
 expect "already holds another experiment" bash "$sweep" local other.conf run_ok
 

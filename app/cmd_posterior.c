@@ -39,6 +39,7 @@ static const char *const ExactModes[] = {"auto", "yes", "no", "ExactMode", "EXAC
 typedef struct {
   char        model[PETSC_MAX_PATH_LEN], data[PETSC_MAX_PATH_LEN], meas_file[PETSC_MAX_PATH_LEN], output[PETSC_MAX_PATH_LEN];
   PetscInt    first, ntest, nsamples, case_batch;
+  PetscReal   log_interval; /* seconds between progress lines of the sampling stage (0: none) */
   PetscInt    keep[POST_MAX_KEEP], nkeep;
   PetscBool   keep_given; /* -posterior_keep_cases given (else the first 3 cases, fewer if fewer) */
   SamplerType samplers[2];
@@ -92,6 +93,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   c->ntest      = 0;
   c->nsamples   = 1000;
   c->case_batch = 16;
+  c->log_interval = 60;
   c->nkeep      = 3;
   for (PetscInt k = 0; k < POST_MAX_KEEP; k++) c->keep[k] = k;
   c->samplers[0] = SAMPLER_ODE;
@@ -117,6 +119,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCall(PetscOptionsInt("-posterior_ntest", "Number of test cases (0: every row from -posterior_first on)", "posterior", c->ntest, &c->ntest, NULL));
   PetscCall(PetscOptionsInt("-posterior_nsamples", "Posterior samples per test case (paper: 1000)", "posterior", c->nsamples, &c->nsamples, NULL));
   PetscCall(PetscOptionsInt("-posterior_case_batch", "Test cases per sampler call (memory only: results do not depend on it)", "posterior", c->case_batch, &c->case_batch, NULL));
+  PetscCall(PetscOptionsReal("-posterior_log_interval", "Seconds between progress lines while sampling (cases done on rank 0, samples/s, time to go; 0: none)", "posterior", c->log_interval, &c->log_interval, NULL));
   PetscCall(PetscOptionsEnumArray("-posterior_samplers", "Samplers to run (comma separated)", "posterior", SamplerTypes, (PetscEnum *)c->samplers, &nsamp, &set_s));
   PetscCall(PetscOptionsIntArray("-posterior_keep_cases", "Test cases (0-based) whose samples are all written (Figures 6, 12)", "posterior", c->keep, &nkeep, &set_k));
   PetscCall(PetscOptionsRealArray("-posterior_mask", "Mask model: one mask (n_y values 0/1) for every case instead of random masks", "posterior", c->fixed_mask, &nmask, &set_m));
@@ -149,6 +152,7 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCheck(c->mo.min_ess == 0 || c->mo.max_iter <= PETSC_MAX_INT - c->mo.n_burn, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_max_iter %" PetscInt_FMT " + -mcmc_burn %" PetscInt_FMT " exceeds the 32-bit step counter: lower -mcmc_max_iter", c->mo.max_iter, c->mo.n_burn);
   PetscCheck(c->mo.min_ess == 0 || c->mo.max_iter >= c->mo.n_iter, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_max_iter %" PetscInt_FMT " is below -mcmc_iter %" PetscInt_FMT ": the cap on extended chains must be at least the base length", c->mo.max_iter, c->mo.n_iter);
   PetscCheck(c->mo.n_iter >= 10 && c->mo.n_burn >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-mcmc_iter %" PetscInt_FMT " / -mcmc_burn %" PetscInt_FMT ": need at least 10 steps and a burn-in >= 0", c->mo.n_iter, c->mo.n_burn);
+  PetscCheck(c->log_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_log_interval %g: must be >= 0 seconds (0: no progress lines)", (double)c->log_interval);
   PetscCheck(c->case_batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_case_batch %" PetscInt_FMT ": must be >= 1", c->case_batch);
   PetscCheck(c->nsamplers >= 1, comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers: name at least one of ode, sde");
   PetscCheck(c->nsamplers == 1 || c->samplers[0] != c->samplers[1], comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers names %s twice", SamplerTypes[c->samplers[0]]);
@@ -332,9 +336,12 @@ static PetscErrorCode SampleCases(MPI_Comm comm, const PostCtx *c, const Model *
   ScoreModel     sm;
   PetscReal     *x, *cond, *work;
   SamplerStats   st;
+  PetscLogDouble t0, tlast, tnow;
 
   PetscFunctionBeginUser;
   so.type = r->type;
+  PetscCall(PetscTime(&t0));
+  tlast = t0;
   PetscCall(PetscMemzero(&r->st, sizeof(r->st)));
   PetscCall(ModelScoreCtxCreate(m, so.chunk, &sc));
   ModelScoreModel(&sc, &sm);
@@ -361,6 +368,14 @@ static PetscErrorCode SampleCases(MPI_Comm comm, const PostCtx *c, const Model *
       PetscCall(PostSummarize(ns, nx, xi, ts->truth ? ts->truth + (size_t)g * nx : NULL, r->mean + (size_t)l * nx, r->std + (size_t)l * nx, r->crps + (size_t)l * nx, r->in1 + (size_t)l * nx, r->in2 + (size_t)l * nx, work));
       for (PetscInt k = 0; k < c->nkeep; k++)
         if (c->keep[k] == g) PetscCall(PetscArraycpy(r->kept + (size_t)k * ns * nx, xi, (size_t)ns * nx));
+    }
+    /* progress of a long job (1,000 cases x 1,000 samples is an hour per sampler on a few ranks):
+       rank 0's own share, printed by rank 0 alone, so no rank waits for another */
+    PetscCall(PetscTime(&tnow));
+    if (c->log_interval > 0 && tnow - tlast >= c->log_interval && b0 + nb < nloc) {
+      const double rate = (double)(b0 + nb) / (tnow - t0); /* cases per second */
+      PetscCall(PetscPrintf(comm, "posterior %s: %" PetscInt_FMT " of %" PetscInt_FMT " cases on rank 0 in %.0f s, %.1f samples/s per rank, ETA %.0f s\n", SamplerTypes[r->type], b0 + nb, nloc, tnow - t0, rate * ns, (nloc - b0 - nb) / rate));
+      tlast = tnow;
     }
   }
   PetscCall(PetscFree3(x, cond, work));

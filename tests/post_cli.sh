@@ -24,7 +24,9 @@ run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 
 grep -q "1000 pairs" train_mask.log || { echo "FAIL: -mask_copies 2 should train on 1000 pairs"; cat train_mask.log; exit 1; }
 post="-posterior_nsamples 100 -posterior_keep_cases 0,5,99 -sampler_dtau 0.01"
 run 1 posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_mcmc 12 -mcmc_iter 4000 -mcmc_burn 500 -mcmc_min_ess 100 -posterior_output p1.h5 > p1.log
-run "$np" posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_mcmc 12 -mcmc_iter 4000 -mcmc_burn 500 -mcmc_min_ess 100 -posterior_output pN.h5 -posterior_case_batch 7 > pN.log
+run "$np" posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_mcmc 12 -mcmc_iter 4000 -mcmc_burn 500 -mcmc_min_ess 100 -posterior_output pN.h5 -posterior_case_batch 7 -posterior_log_interval 1e-9 > pN.log
+grep -qE "^posterior ode: 7 of [0-9]+ cases on rank 0 in [0-9]+ s, [0-9.]+ samples/s per rank, ETA [0-9]+ s" pN.log \
+  || { echo "FAIL: no progress line after the first batch of 7 cases (-posterior_log_interval)"; cat pN.log; exit 1; }
 run "$np" posterior -posterior_model m0.h5 -posterior_data data.h5 $post -posterior_samplers sde -posterior_mcmc 0 -posterior_output p0.h5 > p0.log
 run "$np" posterior -posterior_model g.h5 -posterior_data gauss.h5 $post -posterior_output pg.h5 > pg.log
 run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 40 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_output pm.h5 > pm.log
@@ -77,6 +79,7 @@ bad "-posterior_mask given but the model m.h5 takes no mask input" -posterior_mo
 bad "-posterior_exact yes needs a data set with the unclipped Gaussian prior .*clipped prior" -posterior_model m.h5 -posterior_data data.h5 -posterior_exact yes
 bad "Give exactly one of -posterior_data .* and -posterior_measurements" -posterior_model m.h5
 bad "not a pdediff model" -posterior_model data.h5 -posterior_data data.h5
+bad "-posterior_log_interval -1\.?: must be >= 0 seconds" -posterior_model m.h5 -posterior_data data.h5 -posterior_log_interval -1
 # -sampler_start mean: the model records the training-set mean of the normalised x; a model file
 # without it (written before it was recorded) is refused with the fix
 run 1 posterior -posterior_model m.h5 -posterior_data data.h5 -posterior_ntest 4 -posterior_nsamples 20 -posterior_keep_cases 0 -posterior_samplers ode -posterior_mcmc 0 -sampler_start mean -posterior_output ps.h5 > ps.log

@@ -6,7 +6,8 @@
  * Reads DIR/CASE_FORMULATION.h5 for every case and formulation, prints the table (rows:
  * formulation x sampler, columns: cases; the paper's value beside each ODE cell of VE and VP,
  * the metric's floor in its own row, then the same for the squared cost) and writes
- * DIR/table1.csv (as .partial, renamed; with several directories, into the first). A missing
+ * DIR/table1.csv (as .partial, renamed; with several directories, PARENT/table1.csv in the parent
+ * they share, so no run's own table is replaced, or -table1_csv when they have none). A missing
  * cell is shown as "-" and named.
  * Several directories are replicates of the whole table (density_sweep.sh SEEDS=...: other
  * -net_seed/-train_seed): each cell is then the mean over the runs that have it, with its
@@ -114,6 +115,30 @@ static void Fmt(char buf[], size_t len, const Agg *a, int q, int j, PetscReal pa
   snprintf(buf, len, "%-*s", nruns > 1 ? 28 : 16, text);
 }
 
+/* Several replicate directories (OUT/seed0, OUT/seed1, ...): the averaged table goes to the parent
+   they share, OUT/table1.csv, where density_sweep.sh SEEDS=... puts it; writing it into the first
+   run's directory would replace that run's own single-run table. */
+static PetscErrorCode ReplicateCsvPath(MPI_Comm comm, PetscInt ndirs, char *dirs[], char csv[], size_t len)
+{
+  char parent[PETSC_MAX_PATH_LEN] = "", p[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBeginUser;
+  for (PetscInt r = 0; r < ndirs; r++) {
+    size_t n;
+    char  *slash;
+    PetscCall(PetscStrncpy(p, dirs[r], sizeof(p)));
+    for (n = strlen(p); n > 1 && p[n - 1] == '/'; n--) p[n - 1] = 0; /* runs/t/seed0/ -> runs/t/seed0 */
+    slash = strrchr(p, '/');
+    if (!slash) PetscCall(PetscStrncpy(p, ".", sizeof(p)));
+    else if (slash == p) p[1] = 0; /* /seed0 -> / */
+    else *slash = 0;
+    if (r == 0) PetscCall(PetscStrncpy(parent, p, sizeof(parent)));
+    PetscCheck(!strcmp(parent, p), comm, PETSC_ERR_ARG_WRONG, "-table1_dir: the replicate runs %s and %s lie in different directories (%s, %s), so there is no common place for the averaged table: give -table1_csv FILE", dirs[0], dirs[r], parent, p);
+  }
+  PetscCall(PetscSNPrintf(csv, len, "%s/table1.csv", parent));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
 {
   char        dir_opt[4096] = "runs/density", csv[PETSC_MAX_PATH_LEN] = "", forms_opt[256] = "ve,vp,xi1,xi4";
@@ -133,7 +158,7 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
   PetscOptionsBegin(comm, NULL, "pdediff table1: Table 1 from the cell files of pdediff density", "table1");
   PetscCall(PetscOptionsString("-table1_dir", "Directory of the cell files CASE_FORMULATION.h5; several, comma separated, are replicate runs (seeds) averaged per cell", "table1", dir_opt, dir_opt, sizeof(dir_opt), NULL));
   PetscCall(PetscOptionsString("-table1_formulations", "Formulations (rows), comma separated, as in the file names", "table1", forms_opt, forms_opt, sizeof(forms_opt), NULL));
-  PetscCall(PetscOptionsString("-table1_csv", "CSV output (default DIR/table1.csv, the first DIR)", "table1", csv, csv, sizeof(csv), NULL));
+  PetscCall(PetscOptionsString("-table1_csv", "CSV output (default DIR/table1.csv; with several DIRs PARENT/table1.csv, the directory that holds them)", "table1", csv, csv, sizeof(csv), NULL));
   PetscOptionsEnd();
   if (help) PetscFunctionReturn(0);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -144,7 +169,8 @@ PetscErrorCode CmdTable1(MPI_Comm comm, int nargs, char **args, int *status)
     dirs[ndirs++] = tok;
   }
   PetscCheck(ndirs > 0, comm, PETSC_ERR_ARG_WRONG, "-table1_dir is empty: give the directory of the cell files (pdediff density -density_dir), or several comma separated");
-  if (!csv[0]) PetscCall(PetscSNPrintf(csv, sizeof(csv), "%s/table1.csv", dirs[0]));
+  if (!csv[0] && ndirs == 1) PetscCall(PetscSNPrintf(csv, sizeof(csv), "%s/table1.csv", dirs[0]));
+  else if (!csv[0]) PetscCall(ReplicateCsvPath(comm, ndirs, dirs, csv, sizeof(csv)));
 
   PetscCall(PetscCalloc1((size_t)ndirs * T1_MAX_FORMS * 3, &cells));
 #define CELL(r, f, dc) cells[((size_t)(r) * T1_MAX_FORMS + (size_t)(f)) * 3 + (size_t)(dc)]

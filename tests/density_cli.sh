@@ -83,7 +83,14 @@ sys.exit(1 if fail else 0)
 PY
 if "$pdediff" table1 -table1_dir "$work/seeds/seed3,$work/seeds/seed3" -table1_formulations ve -table1_csv "$work/dup.csv" > "$work/dup.out" 2>&1; then echo "FAIL: table1 averaged one run listed twice"; exit 1; fi
 grep -q "hold bitwise the same distances, so they are one run" "$work/dup.out" && [ ! -e "$work/dup.csv" ] || { echo "FAIL: table1 did not name the repeated run, or wrote a CSV"; cat "$work/dup.out"; exit 1; }
-echo "ok   density_sweep.sh SEEDS: one row per seed, table1 mean and standard error match the cell files; a run listed twice is refused"
+# without -table1_csv the averaged table goes to the parent the runs share, never into a run's own directory
+"$pdediff" table1 -table1_dir "$work/seeds/seed3/,$work/seeds/seed4" -table1_formulations ve > "$work/parent.out"
+grep -q "table1: wrote $work/seeds/table1.csv" "$work/parent.out" && [ ! -e "$work/seeds/seed3/table1.csv" ] \
+  || { echo "FAIL: replicate table1 without -table1_csv should write $work/seeds/table1.csv"; cat "$work/parent.out"; exit 1; }
+if "$pdediff" table1 -table1_dir "$work/seeds/seed3,$work/sweep" -table1_formulations ve > "$work/parents.out" 2>&1; then echo "FAIL: replicate runs in two directories without -table1_csv were accepted"; exit 1; fi
+grep -q "lie in different directories .* give -table1_csv FILE" "$work/parents.out" && [ ! -e "$work/seeds/seed3/table1.csv" ] \
+  || { echo "FAIL: table1 did not ask for -table1_csv for runs without a common parent"; cat "$work/parents.out"; exit 1; }
+echo "ok   density_sweep.sh SEEDS: one row per seed, table1 mean and standard error match the cell files; a run listed twice is refused; the averaged CSV goes to the runs' parent (or -table1_csv)"
 if sweep OUT="$work/sweep_bad" MODEL_DIR="$work/long" > "$work/sweep_bad.out" 2>&1; then echo "FAIL: a MODEL_DIR without bimodal_ve.model.h5 was accepted"; exit 1; fi
 grep -q "MODEL_DIR=$work/long has no bimodal_ve.model.h5" "$work/sweep_bad.out" && [ ! -e "$work/sweep_bad" ] || { echo "FAIL: the incomplete MODEL_DIR was not named, or the sweep created its OUT"; cat "$work/sweep_bad.out"; exit 1; }
 echo "ok   refused: MODEL_DIR without every model, nothing run"

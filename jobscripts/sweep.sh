@@ -73,20 +73,13 @@ ncells() { wc -l < "$RUN/cells.txt"; }
 
 # select_cells: SEL = the array indices to run, every cell or those CELLS names (in cells.txt order).
 select_cells() {
-  local tag i n; n=$(ncells); SEL=()
-  if [ -z "${CELLS:-}" ]; then
-    for ((i = 0; i < n; i++)); do SEL+=("$i"); done
-    return 0
-  fi
-  for tag in $CELLS; do
-    awk -v t="$tag" '$1 == t {f = 1} END {exit !f}' "$RUN/cells.txt" \
-      || pd_die "sweep: CELLS: no cell '$tag' in this experiment (its cells: $(awk '{print $1}' "$RUN/cells.txt" | paste -sd' ' -)); use those tags"
+  local tag all
+  all=$(awk '{print $1}' "$RUN/cells.txt" | paste -sd' ' -)
+  for tag in ${CELLS:-}; do
+    case " $all " in *" $tag "*) ;; *) pd_die "sweep: CELLS: no cell '$tag' in this experiment (its cells: $all); use those tags" ;; esac
   done
-  for ((i = 0; i < n; i++)); do
-    tag=$(sed -n "$((i + 1))p" "$RUN/cells.txt" | awk '{print $1}')
-    case " $CELLS " in *" $tag "*) SEL+=("$i") ;; esac
-  done
-  echo "sweep: CELLS: ${#SEL[@]} of $n cells ($(for i in "${SEL[@]}"; do sed -n "$((i + 1))p" "$RUN/cells.txt" | awk '{print $1}'; done | paste -sd' ' -))"
+  mapfile -t SEL < <(awk -v want=" ${CELLS:-} " 'want ~ /^ *$/ || index(want, " " $1 " ") {print NR - 1}' "$RUN/cells.txt")
+  [ -z "${CELLS:-}" ] || echo "sweep: CELLS: ${#SEL[@]} of $(ncells) cells ($(awk -v want=" $CELLS " 'index(want, " " $1 " ") {print $1}' "$RUN/cells.txt" | paste -sd' ' -))"
 }
 
 # no_jobs_running RUN: refuse to touch a run directory whose jobs are still queued or running

@@ -1,21 +1,28 @@
 #include "dsm.h"
 #include <math.h>
 
-void dsm_time_embed(PetscReal t, float f[DSM_TIME_EMBED])
+const char *const DsmEmbeds[] = {"paper", "logsigma", "DsmEmbed", "DSM_EMBED_", NULL};
+
+void dsm_time_embed(const Sched *sch, DsmEmbed embed, PetscReal t, float f[DSM_TIME_EMBED])
 {
-  f[0] = (float)(t - 0.5);
+  if (embed == DSM_EMBED_LOGSIGMA) {
+    SchedCoef co;
+    sched_coef(sch, t, &co);
+    f[0] = (float)(0.25 * log(co.sigma));
+  } else f[0] = (float)(t - 0.5);
   f[1] = (float)cos(2 * PETSC_PI * t);
   f[2] = (float)sin(2 * PETSC_PI * t);
   f[3] = (float)(-cos(4 * PETSC_PI * t));
 }
 
-PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, PetscInt maxB, DsmWork *dw)
+PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, DsmEmbed embed, PetscInt maxB, DsmWork *dw)
 {
   PetscFunctionBeginUser;
   PetscCheck(a->width[0] == nx + ncond + DSM_TIME_EMBED, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " inputs but x (%" PetscInt_FMT ") + condition (%" PetscInt_FMT ") + time embedding (4) need %" PetscInt_FMT, a->width[0], nx, ncond, nx + ncond + DSM_TIME_EMBED);
   PetscCheck(a->width[a->nlayers] == nx, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " outputs but x has dimension %" PetscInt_FMT, a->width[a->nlayers], nx);
   dw->nx    = nx;
   dw->ncond = ncond;
+  dw->embed = embed;
   dw->maxB  = maxB;
   PetscCall(PetscMalloc4((size_t)maxB * a->width[0], &dw->in, (size_t)maxB * nx, &dw->out, (size_t)maxB * nx, &dw->dout, maxB, &dw->sig));
   PetscCall(MlpWorkCreate_f(a, maxB, &dw->w));
@@ -45,7 +52,7 @@ static PetscErrorCode DsmForward(const Sched *sch, const MlpArch *a, const float
     dw->sig[i] = (float)co.sigma;
     for (PetscInt d = 0; d < nx; d++) row[d] = (float)(co.m * x0[(size_t)i * nx + d] + co.sigma * z[(size_t)i * nx + d]); /* (23) */
     for (PetscInt j = 0; j < nc; j++) row[nx + j] = c[(size_t)i * nc + j];
-    dsm_time_embed(t[i], row + nx + nc);
+    dsm_time_embed(sch, dw->embed, t[i], row + nx + nc);
   }
   PetscCall(MlpForward_f(a, params, B, dw->in, dw->out, &dw->w));
   for (PetscInt i = 0; i < B; i++)

@@ -3,6 +3,11 @@
  * Network input row (Appendix A): [x (nx) | c (ncond: y, and the mask m when used) | f(t) (4)]
  * with the time embedding (A.1) f(t) = [t - 0.5, cos 2 pi t, sin 2 pi t, -cos 4 pi t]; the network
  * output is the score s_theta(x, c, t) itself, as in the paper.
+ * -net_time_embed logsigma (beyond the paper) replaces the first entry by ln(sigma(t)) / 4, the
+ * noise level on a log scale (EDM's c_noise). Why: a narrow posterior is decided where sigma(t) is
+ * of the order of its std, t ~ 1e-3-1e-2, and over that range (A.1) moves by less than 0.06 in
+ * any entry while sigma(t) changes tenfold, so the network can hardly tell those times apart;
+ * ln sigma moves by O(1) there. The width of the input row is unchanged.
  * Loss (48), averaged: L = (1/Bg) sum_i |sigma(t_i) s_theta(x_t,i, c_i, t_i) + z_i|^2 with
  * x_t = m(t) x0 + sigma(t) z, where Bg is the GLOBAL batch: each rank passes its share of the
  * rows and scale = 1/Bg, so summing the ranks' gradients (one MPI_Allreduce) gives the gradient
@@ -14,11 +19,15 @@
 
 #define DSM_TIME_EMBED 4
 
-/* (A.1) */
-void dsm_time_embed(PetscReal t, float f[DSM_TIME_EMBED]);
+typedef enum { DSM_EMBED_PAPER = 0, DSM_EMBED_LOGSIGMA = 1 } DsmEmbed;
+extern const char *const DsmEmbeds[];
+
+/* f(t): (A.1), or with embed = DSM_EMBED_LOGSIGMA its first entry ln(sigma(t)) / 4. */
+void dsm_time_embed(const Sched *sch, DsmEmbed embed, PetscReal t, float f[DSM_TIME_EMBED]);
 
 typedef struct {
   PetscInt  nx, ncond, maxB;
+  DsmEmbed  embed;
   float    *in;   /* maxB x (nx + ncond + 4) network inputs */
   float    *out;  /* maxB x nx network outputs */
   float    *dout; /* maxB x nx dL/dout */
@@ -26,7 +35,7 @@ typedef struct {
   MlpWork_f w;
 } DsmWork;
 
-PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, PetscInt maxB, DsmWork *dw);
+PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, DsmEmbed embed, PetscInt maxB, DsmWork *dw);
 PetscErrorCode DsmWorkDestroy(DsmWork *dw);
 
 /* Rows i < B: clean x0 (B x nx), conditions c (B x ncond), times t (B), noises z (B x nx).

@@ -19,6 +19,7 @@ PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hi
   m->ncond = mask ? 2 * ny : ny;
   m->norm  = MODEL_NORM_NONE;
   m->sch   = *sch;
+  m->embed = DSM_EMBED_PAPER;
   PetscCall(MeasSetDefaults(&m->meas));
   PetscCall(MlpArchCreate(nx + m->ncond + DSM_TIME_EMBED, hidden_layers, hidden_width, nx, &m->arch));
   PetscCall(PetscMalloc4(nx, &m->x_lo, nx, &m->x_hi, PetscMax(ny, 1), &m->y_lo, PetscMax(ny, 1), &m->y_hi));
@@ -135,6 +136,8 @@ PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
   PetscCall(H5ioAttrString(io, "/", "model_format", MODEL_MAGIC));
   PetscCall(H5ioAttrInt(io, "/", "model_format_version", MODEL_VERSION));
   PetscCall(H5ioAttrString(io, "/", "architecture", arch));
+  PetscCall(H5ioAttrString(io, "/", "time_embed", DsmEmbeds[m->embed]));
+  PetscCall(H5ioAttrInt(io, "/", "time_embed_id", m->embed));
   PetscCall(H5ioAttrInt(io, "/", "n_x", m->nx));
   PetscCall(H5ioAttrInt(io, "/", "n_y", m->ny));
   PetscCall(H5ioAttrInt(io, "/", "mask", m->mask));
@@ -197,6 +200,12 @@ PetscErrorCode ModelReadH5(H5io *io, Model *m)
   PetscCall(ModelCreate((PetscInt)nx, (PetscInt)ny, mask ? PETSC_TRUE : PETSC_FALSE, (PetscInt)nl - 2, (PetscInt)widths[1], &sch, 0, m));
   PetscCheck(m->arch.width[0] == (PetscInt)widths[0] && m->arch.width[nl - 1] == (PetscInt)widths[nl - 1], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: layer_widths do not match n_x = %lld, n_y = %lld, mask = %lld (corrupt file?)", io->final_path, (long long)nx, (long long)ny, (long long)mask);
   m->norm = (ModelNorm)norm;
+  PetscCall(H5ioHasAttr(io, "/", "time_embed_id", &has));
+  if (has) {
+    PetscCall(H5ioReadAttrInt(io, "/", "time_embed_id", &v));
+    PetscCheck(v >= DSM_EMBED_PAPER && v <= DSM_EMBED_LOGSIGMA, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown time_embed_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
+    m->embed = (DsmEmbed)v;
+  }
   PetscCall(MeasReadH5(io, &m->meas));
   PetscCall(H5ioReadFloat(io, "params", m->arch.nparams, 0, m->params));
   PetscCall(H5ioReadReal(io, "x_lo", m->nx, 0, m->x_lo));
@@ -227,6 +236,10 @@ PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, 
   }
   if (strcmp(aa, ab)) {
     PetscCall(PetscSNPrintf(why, len, "network %s / %s", aa, ab));
+    PetscFunctionReturn(0);
+  }
+  if (a->embed != b->embed) {
+    PetscCall(PetscSNPrintf(why, len, "time embedding -net_time_embed %s / %s", DsmEmbeds[a->embed], DsmEmbeds[b->embed]));
     PetscFunctionReturn(0);
   }
   if (a->sch.type != b->sch.type || a->sch.T != b->sch.T || a->sch.eps != b->sch.eps || a->sch.sigma_max != b->sch.sigma_max || a->sch.beta_min != b->sch.beta_min || a->sch.beta_max != b->sch.beta_max || a->sch.p != b->sch.p) {
@@ -320,7 +333,7 @@ PetscErrorCode ModelScore(void *vctx, PetscInt n, const PetscReal t[], const Pet
       float *row = ctx->in + (size_t)i * nin;
       for (PetscInt j = 0; j < nx; j++) row[j] = (float)x[(size_t)(i0 + i) * nx + j];
       for (PetscInt j = 0; j < nc; j++) row[nx + j] = (float)cond[(size_t)(i0 + i) * nc + j];
-      dsm_time_embed(t[i0 + i], row + nx + nc);
+      dsm_time_embed(&m->sch, m->embed, t[i0 + i], row + nx + nc);
     }
     PetscCall(MlpForward_f(&m->arch, m->params, B, ctx->in, ctx->out, &ctx->w));
     for (PetscInt k = 0; k < B * nx; k++) score[(size_t)i0 * nx + k] = (PetscReal)ctx->out[k];

@@ -2,8 +2,9 @@
  * 1. The loss and its gradient match a direct evaluation: DsmLossGrad's parameter gradient
  *    equals the MLP backward of dL/ds = 2 scale sigma (sigma s + z), and splitting a batch in
  *    two parts with the same scale sums to the whole (the data-parallel identity).
- * 2. Training a small network (5-32-32-1) by DSM + Adam on 1-D data N(0.7, 0.4^2) under VP
- *    learns the exact time-marginal score: RMS of sigma (s_theta - s) over a grid of t in
+ * 1b. The time embeddings (A.1) and logsigma, entry by entry.
+ * 2. Training a small network (5-32-32-1) by DSM + Adam on 1-D data N(0.7, 0.4^2) under VP, with
+ *    either time embedding, learns the exact time-marginal score: RMS of sigma (s_theta - s) over a grid of t in
  *    [0.05, 1] and x within 2 std of p_t below 0.05 (measured 0.026) (the target sigma s has unit scale). */
 #include "adam.h"
 #include "dsm.h"
@@ -26,7 +27,7 @@ int main(int argc, char **argv)
   PetscCall(SchedSetDefaults(&sch));
   sch.type = SCHED_VP;
   PetscCall(MlpArchCreate(1 + DSM_TIME_EMBED, 2, 32, 1, &a));
-  PetscCall(DsmWorkCreate(&a, 1, 0, B, &dw));
+  PetscCall(DsmWorkCreate(&a, 1, 0, DSM_EMBED_PAPER, B, &dw));
   PetscCall(PetscMalloc6(a.nparams, &p, a.nparams, &g1, a.nparams, &g2, B, &x0, B, &z, B, &t));
   PetscCall(MlpInitParams_f(&a, 3, p));
 
@@ -59,15 +60,42 @@ int main(int argc, char **argv)
       SchedCoef c;
       sched_coef(&sch, t[i], &c);
       in[0] = (float)(c.m * x0[i] + c.sigma * z[i]);
-      dsm_time_embed(t[i], in + 1);
+      dsm_time_embed(&sch, DSM_EMBED_PAPER, t[i], in + 1);
       PetscCall(MlpForward_f(&a, p, 1, in, &out, &w));
       lref += PetscSqr(c.sigma * out + z[i]);
     }
     PetscCall(MlpWorkDestroy_f(&w));
     CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref, "DSM loss sum %.9g vs direct evaluation %.9g", (double)l1, (double)lref);
   }
-  /* 2. training learns the exact score */
+  /* 1b. the time embeddings: (A.1) as written; logsigma replaces its first entry by
+     ln(sigma(t)) / 4 and keeps the rest; over t in [1e-3, 1e-2], where a narrow posterior is
+     decided, (A.1) moves by < 0.07 in every entry and ln(sigma)/4 by > 0.25 (VP) */
   {
+    float     fp[DSM_TIME_EMBED], fl[DSM_TIME_EMBED], fa[DSM_TIME_EMBED], fb[DSM_TIME_EMBED], la[DSM_TIME_EMBED], lb[DSM_TIME_EMBED];
+    PetscReal dev = 0, dpa = 0;
+    const PetscReal ts[3] = {sch.eps, 0.01, 0.7};
+    for (int k = 0; k < 3; k++) {
+      SchedCoef c;
+      sched_coef(&sch, ts[k], &c);
+      dsm_time_embed(&sch, DSM_EMBED_PAPER, ts[k], fp);
+      dsm_time_embed(&sch, DSM_EMBED_LOGSIGMA, ts[k], fl);
+      const PetscReal ref[4] = {ts[k] - 0.5, cos(2 * PETSC_PI * ts[k]), sin(2 * PETSC_PI * ts[k]), -cos(4 * PETSC_PI * ts[k])};
+      for (int j = 0; j < 4; j++) dev = PetscMax(dev, PetscAbsReal(fp[j] - ref[j]));
+      dev = PetscMax(dev, PetscAbsReal(fl[0] - 0.25 * log(c.sigma)));
+      for (int j = 1; j < 4; j++) dev = PetscMax(dev, PetscAbsReal(fl[j] - fp[j]));
+    }
+    CHECK(dev < 1e-6, "time embeddings: (A.1) and logsigma = [ln(sigma)/4, (A.1)[1:3]] at t = eps, 0.01, 0.7 (max deviation %.1e)", (double)dev);
+    dsm_time_embed(&sch, DSM_EMBED_PAPER, 1e-3, fa);
+    dsm_time_embed(&sch, DSM_EMBED_PAPER, 1e-2, fb);
+    dsm_time_embed(&sch, DSM_EMBED_LOGSIGMA, 1e-3, la);
+    dsm_time_embed(&sch, DSM_EMBED_LOGSIGMA, 1e-2, lb);
+    for (int j = 0; j < 4; j++) dpa = PetscMax(dpa, PetscAbsReal(fa[j] - fb[j]));
+    CHECK(dpa < 0.07 && PetscAbsReal(la[0] - lb[0]) > 0.25, "t = 1e-3 vs 1e-2: (A.1) moves by at most %.3f, ln(sigma)/4 by %.3f", (double)dpa, (double)PetscAbsReal(la[0] - lb[0]));
+  }
+  /* 2. training learns the exact score, with either time embedding */
+  for (int e = DSM_EMBED_PAPER; e <= DSM_EMBED_LOGSIGMA; e++) {
+    dw.embed = (DsmEmbed)e;
+    PetscCall(MlpInitParams_f(&a, 3, p));
     AdamOpts  ao;
     Adam      adam;
     PetscReal loss = 0, err = 0;
@@ -99,7 +127,7 @@ int main(int argc, char **argv)
         const PetscReal x = c.m * mu + 0.2 * ix * sqrt(v);
         float           in[5], out;
         in[0] = (float)x;
-        dsm_time_embed(tt, in + 1);
+        dsm_time_embed(&sch, dw.embed, tt, in + 1);
         PetscCall(MlpForward_f(&a, p, 1, in, &out, &w));
         err += PetscSqr(c.sigma * (out - (-(x - c.m * mu) / v)));
         cnt++;
@@ -107,7 +135,7 @@ int main(int argc, char **argv)
     }
     PetscCall(MlpWorkDestroy_f(&w));
     err = sqrt(err / cnt);
-    CHECK(err < 0.05, "DSM training (4000 Adam steps, batch 256, VP): RMS of sigma (s_theta - s_exact) on t in [0.05, 1], |x - m mu| <= 2 std: %.4f (bound 0.05); last batch loss %.4f", (double)err, (double)(loss / B));
+    CHECK(err < 0.05, "DSM training (%s time embedding, 4000 Adam steps, batch 256, VP): RMS of sigma (s_theta - s_exact) on t in [0.05, 1], |x - m mu| <= 2 std: %.4f (bound 0.05); last batch loss %.4f", DsmEmbeds[e], (double)err, (double)(loss / B));
   }
   PetscCall(PetscFree6(p, g1, g2, x0, z, t));
   PetscCall(DsmWorkDestroy(&dw));

@@ -3,8 +3,10 @@
  * 1. Min-max normalisation from the ranks' shards equals the extrema of the whole set.
  * 2. Model file round trip: weights bitwise, normalisation, process and architecture equal;
  *    ModelCompatible names what differs (process, architecture, normalisation).
+ *    The time embedding (-net_time_embed) is written, read back and compared.
  * 3. The sampler's score callback (ModelScore) feeds the network exactly what training fed it:
- *    the DSM loss recomputed from ModelScore outputs equals DsmLoss (float rounding, 1e-5).
+ *    the DSM loss recomputed from ModelScore outputs equals DsmLoss (float rounding, 1e-5), with
+ *    the paper's time embedding and with logsigma.
  * 4. A signal stops training after the step it arrives in, with a checkpoint: a fresh trainer
  *    resumed from it ends bitwise equal to an uninterrupted run; the checkpoint loads as a model.
  *    A checkpoint interval writes one checkpoint per interval (every step for a tiny interval).
@@ -175,9 +177,18 @@ int main(int argc, char **argv)
   PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
   CHECK(!same && strstr(why, "network"), "a model of another width is incompatible: '%s'", why);
   PetscCall(ModelDestroy(&m2));
+  m.embed = DSM_EMBED_LOGSIGMA; /* the time embedding travels with the file and is compared */
+  PetscCall(ModelSave(comm, &m, NULL, mfile));
+  PetscCall(ModelLoad(comm, mfile, &m2));
+  CHECK(m2.embed == DSM_EMBED_LOGSIGMA, "model file round trip keeps -net_time_embed logsigma (read back: %s)", DsmEmbeds[m2.embed]);
+  m.embed = DSM_EMBED_PAPER;
+  PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
+  CHECK(!same && strstr(why, "time embedding"), "a model with another time embedding is incompatible: '%s'", why);
+  PetscCall(ModelDestroy(&m2));
 
-  /* 3. ModelScore sees the training input layout */
-  {
+  /* 3. ModelScore sees the training input layout, for both time embeddings */
+  for (int e = DSM_EMBED_PAPER; e <= DSM_EMBED_LOGSIGMA; e++) {
+    m.embed = (DsmEmbed)e;
     const PetscInt B = PetscMin(d.nlocal, 200);
     PetscReal     *t, *xt, *s, lref = 0, lsc = 0;
     float         *z;
@@ -199,7 +210,7 @@ int main(int argc, char **argv)
       }
       cc[i] = y[i];
     }
-    PetscCall(DsmWorkCreate(&m.arch, 2, 1, B, &dw));
+    PetscCall(DsmWorkCreate(&m.arch, 2, 1, m.embed, B, &dw));
     PetscCall(DsmLoss(&sch, &m.arch, m.params, B, x, y, t, z, &lref, &dw));
     PetscCall(ModelScoreCtxCreate(&m, 64, &sc)); /* smaller than B: exercises the chunking */
     ModelScoreModel(&sc, &sm);
@@ -209,12 +220,13 @@ int main(int argc, char **argv)
       sched_coef(&sch, t[i], &k);
       for (int j = 0; j < 2; j++) lsc += PetscSqr(k.sigma * s[2 * i + j] + z[2 * i + j]);
     }
-    CHECK(PetscAbsReal(lsc - lref) <= 1e-5 * lref, "DSM loss from the sampler's score callback %.8g = training loss %.8g (rel. diff %.1e <= 1e-5)", lsc, lref, PetscAbsReal(lsc - lref) / lref);
+    CHECK(PetscAbsReal(lsc - lref) <= 1e-5 * lref, "time embedding %s: DSM loss from the sampler's score callback %.8g = training loss %.8g (rel. diff %.1e <= 1e-5)", DsmEmbeds[m.embed], lsc, lref, PetscAbsReal(lsc - lref) / lref);
     PetscCall(ModelScoreCtxDestroy(&sc));
     PetscCall(DsmWorkDestroy(&dw));
     PetscCall(PetscFree4(t, xt, s, z));
     PetscCall(PetscFree(cc));
   }
+  m.embed = DSM_EMBED_PAPER;
 
   /* 4. interrupt by a signal, resume, compare with a straight run */
   PetscCall(AdamOptsSetDefaults(&ao));

@@ -4,7 +4,9 @@
 #   setup   training files (good, with a NaN row, with a short y, not HDF5) and a trained model
 #   resume  straight run vs run stopped by SIGUSR1 (exit 3, checkpoint, no model) + -train_restart:
 #           the two models' weights are bitwise equal (h5diff); a real SIGUSR1 sent to mpiexec
-#           mid-run stops it the same way, and the checkpoint samples like a model
+#           mid-run stops it the same way, and the checkpoint samples like a model; with
+#           -net_time_embed logsigma the model records it and samples, a restart without the
+#           option is refused naming it, and an unknown embedding is refused
 set -u
 mode=$1 pde=$2 mk=$3 mpi=$4 dir=$5
 run() { "$mpi" -n 2 --oversubscribe "$@"; }
@@ -34,6 +36,17 @@ resume)
   grep -q "resumed from resumed.ckpt.h5 at step 31" resume.log || fail "did not resume at step 31"
   h5diff straight.h5 resumed.h5 /params /params || fail "weights of straight and interrupted+resumed runs differ"
   echo "train_cli resume: straight and interrupted+resumed weights are bitwise equal"
+  rm -f ls*.h5
+  run "$pde" train $common -net_time_embed logsigma -model ls.h5 -train_test_signal_step 30; rc=$?
+  [ $rc -eq 3 ] && [ -f ls.ckpt.h5 ] || fail "logsigma run stopped by SIGUSR1: exit status $rc, expected 3 and a checkpoint"
+  run "$pde" train $common -model ls.h5 -train_restart > ls_bad.log 2>&1 && fail "a restart with another time embedding than its checkpoint ran"
+  grep -q "time embedding -net_time_embed paper / logsigma" ls_bad.log || { cat ls_bad.log; fail "the refused restart does not name -net_time_embed"; }
+  run "$pde" train $common -net_time_embed logsigma -model ls.h5 -train_restart > ls.log 2>&1 || { cat ls.log; fail "logsigma restart"; }
+  h5dump -a /time_embed ls.h5 | grep -q '"logsigma"' || fail "the model does not record time_embed logsigma"
+  run "$pde" sample -model ls.h5 -cond 0.5 -n_samples 200 -output "" || fail "a logsigma model does not sample"
+  run "$pde" train $common -net_time_embed sigma -model ls_x.h5 > ls_x.log 2>&1 && fail "-net_time_embed sigma was accepted"
+  grep -q "net_time_embed" ls_x.log && [ ! -e ls_x.h5 ] || { cat ls_x.log; fail "unknown -net_time_embed: no message naming the option, or a model was written"; }
+  echo "train_cli resume: -net_time_embed logsigma recorded, checked on restart, sampled"
   # a real signal from outside, as SLURM's --signal=USR1@... sends it (mpiexec forwards SIGUSR1)
   "$mpi" -n 2 --oversubscribe "$pde" train -train_data data.h5 -train_epochs 1000000 -train_batch 200 -net_width 32 -model usr1.h5 -train_log_interval 0.2 > usr1.log 2>&1 &
   pid=$!

@@ -9,6 +9,10 @@
 # MODEL_DIR: sample the models of an earlier sweep (DIR/CASE_FORM.model.h5, -density_model_in)
 #   instead of training; e.g. the tweedie table from the paper-start sweep's models:
 #   MODEL_DIR=runs/table1 OUT=runs/tweedie ARGS="-sampler_start tweedie" bash jobscripts/density_sweep.sh ve vp
+# CASES: the cases to run (default "tanh bimodal spiral"), e.g. the spiral alone with its own
+#   start: CASES=spiral ARGS="-net_width 256 -train_ema 0.999 -train_t_power 3" (the README's
+#   Table 1 configuration runs tanh and bimodal with -sampler_start tweedie, the spiral without);
+#   table1 shows the cases not run as "-".
 # SEEDS: replicate the whole table over seeds (the paper reports one run per cell; a cell's spread
 #   over seeds, +-20% on the spiral, is larger than some gaps to it): seed s runs every cell with
 #   -net_seed s -train_seed s into OUT/seed<s> (models from MODEL_DIR/seed<s> with MODEL_DIR), and
@@ -35,6 +39,11 @@ sde_args() {
   esac
 }
 for f in "${forms[@]}"; do sde_args "$f" > /dev/null || exit 2; done
+read -r -a cases <<< "${CASES:-tanh bimodal spiral}"
+[ ${#cases[@]} -gt 0 ] || { echo "density_sweep: CASES is empty: name one or more of tanh bimodal spiral" >&2; exit 2; }
+for c in "${cases[@]}"; do
+  case "$c" in tanh|bimodal|spiral) ;; *) echo "density_sweep: CASES='${CASES:-}': unknown case '$c' (the cases are tanh, bimodal, spiral)" >&2; exit 2 ;; esac
+done
 SEEDS=${SEEDS:-}
 if [ -n "$SEEDS" ]; then
   for sd in $SEEDS; do [[ "$sd" =~ ^[0-9]+$ ]] || { echo "density_sweep: SEEDS='$SEEDS': '$sd' is not a non-negative integer (e.g. SEEDS=\"0 1 2\")" >&2; exit 2; }; done
@@ -48,7 +57,7 @@ else
 fi
 if [ -n "${MODEL_DIR:-}" ]; then # every model must be there before anything runs
   for r in "${runs[@]}"; do IFS='|' read -r o m x <<< "$r"
-    for f in "${forms[@]}"; do for c in tanh bimodal spiral; do
+    for f in "${forms[@]}"; do for c in "${cases[@]}"; do
       [ -r "$m/${c}_${f}.model.h5" ] || { echo "density_sweep: MODEL_DIR=$m has no ${c}_${f}.model.h5: run that sweep first (without MODEL_DIR) or unset MODEL_DIR to train" >&2; exit 2; }
     done; done
   done
@@ -60,7 +69,7 @@ for r in "${runs[@]}"; do IFS='|' read -r o m x <<< "$r"
   mkdir -p "$o"
   dirs+=("$o")
   for f in "${forms[@]}"; do
-    for c in tanh bimodal spiral; do
+    for c in "${cases[@]}"; do
       cell="$o/${c}_${f}.h5"
       if [ -e "$cell" ]; then echo "density_sweep: $cell exists, skipped"; continue; fi
       t1=$(date +%s)
@@ -74,4 +83,4 @@ for r in "${runs[@]}"; do IFS='|' read -r o m x <<< "$r"
   done
 done
 "$PDEDIFF" table1 -table1_dir "$(IFS=,; echo "${dirs[*]}")" -table1_formulations "$(IFS=,; echo "${forms[*]}")" -table1_csv "$OUT/table1.csv" | tee "$OUT/table1.txt"
-echo "density_sweep: ${#forms[@]} formulation(s) x 3 cases${SEEDS:+ x seeds $SEEDS} in $(( $(date +%s) - t0 )) s wall on $NP rank(s)"
+echo "density_sweep: ${#forms[@]} formulation(s) x ${#cases[@]} case(s)${SEEDS:+ x seeds $SEEDS} in $(( $(date +%s) - t0 )) s wall on $NP rank(s)"

@@ -9,7 +9,7 @@
 # jobscripts/density_sweep.sh on the VE row after 1 epoch: once training, once resampling those
 # models with ARGS="-sampler_start tweedie" and MODEL_DIR; table1 names the start of each and
 # refuses a directory that mixes the two; with SEEDS, once per seed, and table1's mean and standard
-# error over the seeds match the cell files. It does not check the paper's accuracy (that takes
+# error over the seeds match the cell files; with CASES, only the named cases. It does not check the paper's accuracy (that takes
 # the full run: README).
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
@@ -91,6 +91,14 @@ if "$pdediff" table1 -table1_dir "$work/seeds/seed3,$work/sweep" -table1_formula
 grep -q "lie in different directories .* give -table1_csv FILE" "$work/parents.out" && [ ! -e "$work/seeds/seed3/table1.csv" ] \
   || { echo "FAIL: table1 did not ask for -table1_csv for runs without a common parent"; cat "$work/parents.out"; exit 1; }
 echo "ok   density_sweep.sh SEEDS: one row per seed, table1 mean and standard error match the cell files; a run listed twice is refused; the averaged CSV goes to the runs' parent (or -table1_csv)"
+# CASES: only the named cases run; table1 shows the others as "-"; an unknown case is refused before anything runs
+sweep OUT="$work/cases" CASES="spiral" ARGS="$tiny" > "$work/cases.out"
+[ -e "$work/cases/spiral_ve.h5" ] && [ ! -e "$work/cases/tanh_ve.h5" ] && [ ! -e "$work/cases/bimodal_ve.h5" ] && grep -q "^ve  *ODE  *-  *-  *[0-9.]* (0\.042)" "$work/cases/table1.txt" \
+  || { echo "FAIL: CASES=spiral should run the spiral cell alone and table1 show tanh and bimodal as -"; ls "$work/cases"; cat "$work/cases/table1.txt"; exit 1; }
+if sweep OUT="$work/cases_bad" CASES="spiral helix" > "$work/cases_bad.out" 2>&1; then echo "FAIL: CASES with an unknown case was accepted"; exit 1; fi
+grep -q "unknown case 'helix' (the cases are tanh, bimodal, spiral)" "$work/cases_bad.out" && [ ! -e "$work/cases_bad" ] \
+  || { echo "FAIL: the unknown case was not named, or the sweep created its OUT"; cat "$work/cases_bad.out"; exit 1; }
+echo "ok   density_sweep.sh CASES=spiral runs that case alone (table1: tanh, bimodal -); CASES with an unknown case is refused"
 if sweep OUT="$work/sweep_bad" MODEL_DIR="$work/long" > "$work/sweep_bad.out" 2>&1; then echo "FAIL: a MODEL_DIR without bimodal_ve.model.h5 was accepted"; exit 1; fi
 grep -q "MODEL_DIR=$work/long has no bimodal_ve.model.h5" "$work/sweep_bad.out" && [ ! -e "$work/sweep_bad" ] || { echo "FAIL: the incomplete MODEL_DIR was not named, or the sweep created its OUT"; cat "$work/sweep_bad.out"; exit 1; }
 echo "ok   refused: MODEL_DIR without every model, nothing run"

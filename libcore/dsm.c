@@ -3,16 +3,20 @@
 
 const char *const DsmEmbeds[] = {"paper", "logsigma", "DsmEmbed", "DSM_EMBED_", NULL};
 
-void dsm_time_embed(const Sched *sch, DsmEmbed embed, PetscReal t, float f[DSM_TIME_EMBED])
+/* f(t) given sigma(t) (read only for logsigma): DsmForward already has it for every row. */
+static void TimeEmbedSigma(DsmEmbed embed, PetscReal t, PetscReal sigma, float f[DSM_TIME_EMBED])
 {
-  if (embed == DSM_EMBED_LOGSIGMA) {
-    SchedCoef co;
-    sched_coef(sch, t, &co);
-    f[0] = (float)(0.25 * log(co.sigma));
-  } else f[0] = (float)(t - 0.5);
+  f[0] = embed == DSM_EMBED_LOGSIGMA ? (float)(0.25 * log(sigma)) : (float)(t - 0.5);
   f[1] = (float)cos(2 * PETSC_PI * t);
   f[2] = (float)sin(2 * PETSC_PI * t);
   f[3] = (float)(-cos(4 * PETSC_PI * t));
+}
+
+void dsm_time_embed(const Sched *sch, DsmEmbed embed, PetscReal t, float f[DSM_TIME_EMBED])
+{
+  SchedCoef co = {0};
+  if (embed == DSM_EMBED_LOGSIGMA) sched_coef(sch, t, &co); /* the paper's (A.1) needs no sigma */
+  TimeEmbedSigma(embed, t, co.sigma, f);
 }
 
 PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, DsmEmbed embed, PetscInt maxB, DsmWork *dw)
@@ -52,7 +56,7 @@ static PetscErrorCode DsmForward(const Sched *sch, const MlpArch *a, const float
     dw->sig[i] = (float)co.sigma;
     for (PetscInt d = 0; d < nx; d++) row[d] = (float)(co.m * x0[(size_t)i * nx + d] + co.sigma * z[(size_t)i * nx + d]); /* (23) */
     for (PetscInt j = 0; j < nc; j++) row[nx + j] = c[(size_t)i * nc + j];
-    dsm_time_embed(sch, dw->embed, t[i], row + nx + nc);
+    TimeEmbedSigma(dw->embed, t[i], co.sigma, row + nx + nc);
   }
   PetscCall(MlpForward_f(a, params, B, dw->in, dw->out, &dw->w));
   for (PetscInt i = 0; i < B; i++)

@@ -247,7 +247,7 @@ static PetscErrorCode FreshCellModel(MPI_Comm comm, const DensityCtx *c, const D
     (*y)[i] = (float)ts->y[i];
   }
   PetscCall(ModelCreate(1, 1, PETSC_FALSE, c->layers, c->width, &c->sch, c->init_seed, model));
-  model->embed = c->to.embed;
+  model->par = c->to.par;
   PetscCall(ModelSetNormalization(comm, model, c->norm, ts->nlocal, *x, *y));
   PetscFunctionReturn(0);
 }
@@ -272,7 +272,7 @@ static PetscErrorCode LoadCellModel(MPI_Comm comm, const DensityCtx *c, DensityT
   PetscCall(ModelReadH5(&io, model));
   PetscCall(ModelCompatible(&expect, model, &same, why, sizeof(why)));
   PetscCall(ModelDestroy(&expect));
-  PetscCheck(same, comm, PETSC_ERR_ARG_INCOMP, "-density_model_in %s is not a model of this cell: %s (this run / the file). Give the same -sde_type, -net_layers, -net_width, -net_time_embed and -train_normalize as the run that trained it", c->model_in, why);
+  PetscCheck(same, comm, PETSC_ERR_ARG_INCOMP, "-density_model_in %s is not a model of this cell: %s (this run / the file). Give the same -sde_type, -net_layers, -net_width, -net_time_embed, -net_output and -train_normalize as the run that trained it", c->model_in, why);
   *sum = (ModelTrainSummary){.epochs = 0, .steps = 0, .final_loss = NAN, .seconds = 0, .train_seed = c->to.seed, .n_train = c->n_train};
   PetscCall(H5ioHasAttr(&io, "/", "density_case_id", &has));
   if (has) {

@@ -2,6 +2,13 @@
 #include <math.h>
 
 const char *const DsmEmbeds[] = {"paper", "logsigma", "DsmEmbed", "DSM_EMBED_", NULL};
+const char *const DsmOutputs[] = {"score", "noise", "DsmOutput", "DSM_OUTPUT_", NULL};
+
+DsmParam dsm_param_paper(void)
+{
+  DsmParam p = {DSM_EMBED_PAPER, DSM_OUTPUT_SCORE};
+  return p;
+}
 
 /* f(t) given sigma(t) (read only for logsigma): DsmForward already has it for every row. */
 static void TimeEmbedSigma(DsmEmbed embed, PetscReal t, PetscReal sigma, float f[DSM_TIME_EMBED])
@@ -19,14 +26,14 @@ void dsm_time_embed(const Sched *sch, DsmEmbed embed, PetscReal t, float f[DSM_T
   TimeEmbedSigma(embed, t, co.sigma, f);
 }
 
-PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, DsmEmbed embed, PetscInt maxB, DsmWork *dw)
+PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, DsmParam par, PetscInt maxB, DsmWork *dw)
 {
   PetscFunctionBeginUser;
   PetscCheck(a->width[0] == nx + ncond + DSM_TIME_EMBED, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " inputs but x (%" PetscInt_FMT ") + condition (%" PetscInt_FMT ") + time embedding (4) need %" PetscInt_FMT, a->width[0], nx, ncond, nx + ncond + DSM_TIME_EMBED);
   PetscCheck(a->width[a->nlayers] == nx, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " outputs but x has dimension %" PetscInt_FMT, a->width[a->nlayers], nx);
   dw->nx    = nx;
   dw->ncond = ncond;
-  dw->embed = embed;
+  dw->par   = par;
   dw->maxB  = maxB;
   PetscCall(PetscMalloc4((size_t)maxB * a->width[0], &dw->in, (size_t)maxB * nx, &dw->out, (size_t)maxB * nx, &dw->dout, maxB, &dw->sig));
   PetscCall(MlpWorkCreate_f(a, maxB, &dw->w));
@@ -56,12 +63,14 @@ static PetscErrorCode DsmForward(const Sched *sch, const MlpArch *a, const float
     dw->sig[i] = (float)co.sigma;
     for (PetscInt d = 0; d < nx; d++) row[d] = (float)(co.m * x0[(size_t)i * nx + d] + co.sigma * z[(size_t)i * nx + d]); /* (23) */
     for (PetscInt j = 0; j < nc; j++) row[nx + j] = c[(size_t)i * nc + j];
-    TimeEmbedSigma(dw->embed, t[i], co.sigma, row + nx + nc);
+    TimeEmbedSigma(dw->par.embed, t[i], co.sigma, row + nx + nc);
   }
   PetscCall(MlpForward_f(a, params, B, dw->in, dw->out, &dw->w));
+  const PetscBool noise = (PetscBool)(dw->par.output == DSM_OUTPUT_NOISE);
   for (PetscInt i = 0; i < B; i++)
     for (PetscInt d = 0; d < nx; d++) {
-      const float r = dw->sig[i] * dw->out[(size_t)i * nx + d] + z[(size_t)i * nx + d]; /* (48) */
+      const float o = dw->out[(size_t)i * nx + d], zz = z[(size_t)i * nx + d];
+      const float r = noise ? zz - o : dw->sig[i] * o + zz; /* (48): sigma s + z, s = -o / sigma for noise */
       dw->dout[(size_t)i * nx + d] = r;
       acc += (PetscReal)r * r;
     }
@@ -82,9 +91,10 @@ PetscErrorCode DsmLossGrad(const Sched *sch, const MlpArch *a, const float param
 
   PetscFunctionBeginUser;
   PetscCall(DsmForward(sch, a, params, B, x0, c, t, z, loss_sum, dw));
-  /* d/ds of scale * |sigma s + z|^2 = 2 scale sigma (sigma s + z) */
+  /* d/dout of scale * |sigma s + z|^2 = 2 scale sigma (sigma s + z) for the score output, and
+     -2 scale (z - out) for the noise output (sigma s = -out) */
   for (PetscInt i = 0; i < B; i++) {
-    const float f = (float)(2.0 * scale) * dw->sig[i];
+    const float f = dw->par.output == DSM_OUTPUT_NOISE ? (float)(-2.0 * scale) : (float)(2.0 * scale) * dw->sig[i];
     for (PetscInt d = 0; d < nx; d++) dw->dout[(size_t)i * nx + d] *= f;
   }
   PetscCall(MlpBackward_f(a, params, B, dw->dout, grad, NULL, &dw->w));

@@ -19,7 +19,7 @@ PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hi
   m->ncond = mask ? 2 * ny : ny;
   m->norm  = MODEL_NORM_NONE;
   m->sch   = *sch;
-  m->embed = DSM_EMBED_PAPER;
+  m->par   = dsm_param_paper();
   PetscCall(MeasSetDefaults(&m->meas));
   PetscCall(MlpArchCreate(nx + m->ncond + DSM_TIME_EMBED, hidden_layers, hidden_width, nx, &m->arch));
   PetscCall(PetscMalloc4(nx, &m->x_lo, nx, &m->x_hi, PetscMax(ny, 1), &m->y_lo, PetscMax(ny, 1), &m->y_hi));
@@ -136,8 +136,10 @@ PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
   PetscCall(H5ioAttrString(io, "/", "model_format", MODEL_MAGIC));
   PetscCall(H5ioAttrInt(io, "/", "model_format_version", MODEL_VERSION));
   PetscCall(H5ioAttrString(io, "/", "architecture", arch));
-  PetscCall(H5ioAttrString(io, "/", "time_embed", DsmEmbeds[m->embed]));
-  PetscCall(H5ioAttrInt(io, "/", "time_embed_id", m->embed));
+  PetscCall(H5ioAttrString(io, "/", "time_embed", DsmEmbeds[m->par.embed]));
+  PetscCall(H5ioAttrInt(io, "/", "time_embed_id", m->par.embed));
+  PetscCall(H5ioAttrString(io, "/", "net_output", DsmOutputs[m->par.output]));
+  PetscCall(H5ioAttrInt(io, "/", "net_output_id", m->par.output));
   PetscCall(H5ioAttrInt(io, "/", "n_x", m->nx));
   PetscCall(H5ioAttrInt(io, "/", "n_y", m->ny));
   PetscCall(H5ioAttrInt(io, "/", "mask", m->mask));
@@ -154,7 +156,7 @@ PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
   PetscCall(H5ioAttrReal(io, "/", "sde_p", m->sch.p));
   PetscCall(MeasWriteH5(io, &m->meas));
   PetscCall(H5ioWriteReplicated(io, "layer_widths", m->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs [x | y | mask | f(t)], hidden layers, outputs"));
-  PetscCall(H5ioWriteReplicatedFloat(io, "params", m->arch.nparams, 0, params, "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the score of the normalised x"));
+  PetscCall(H5ioWriteReplicatedFloat(io, "params", m->arch.nparams, 0, params, "parameter", "dimensionless", m->par.output == DSM_OUTPUT_NOISE ? "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the noise z of x_t (score = -output / sigma(t))" : "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the score of the normalised x"));
   PetscCall(H5ioWriteReplicated(io, "x_lo", m->nx, 0, m->x_lo, "component", "as x", "normalisation: x_n = (x - x_lo) / (x_hi - x_lo) (training-set minimum)"));
   PetscCall(H5ioWriteReplicated(io, "x_hi", m->nx, 0, m->x_hi, "component", "as x", "training-set maximum of x"));
   if (m->has_x_mean) PetscCall(H5ioWriteReplicated(io, "x_mean", m->nx, 0, m->x_mean, "component", "normalised x", "training-set mean of the normalised x (-sampler_start mean)"));
@@ -204,7 +206,13 @@ PetscErrorCode ModelReadH5(H5io *io, Model *m)
   if (has) {
     PetscCall(H5ioReadAttrInt(io, "/", "time_embed_id", &v));
     PetscCheck(v >= DSM_EMBED_PAPER && v <= DSM_EMBED_LOGSIGMA, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown time_embed_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
-    m->embed = (DsmEmbed)v;
+    m->par.embed = (DsmEmbed)v;
+  }
+  PetscCall(H5ioHasAttr(io, "/", "net_output_id", &has));
+  if (has) {
+    PetscCall(H5ioReadAttrInt(io, "/", "net_output_id", &v));
+    PetscCheck(v >= DSM_OUTPUT_SCORE && v <= DSM_OUTPUT_NOISE, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown net_output_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
+    m->par.output = (DsmOutput)v;
   }
   PetscCall(MeasReadH5(io, &m->meas));
   PetscCall(H5ioReadFloat(io, "params", m->arch.nparams, 0, m->params));
@@ -238,8 +246,12 @@ PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, 
     PetscCall(PetscSNPrintf(why, len, "network %s / %s", aa, ab));
     PetscFunctionReturn(0);
   }
-  if (a->embed != b->embed) {
-    PetscCall(PetscSNPrintf(why, len, "time embedding -net_time_embed %s / %s", DsmEmbeds[a->embed], DsmEmbeds[b->embed]));
+  if (a->par.embed != b->par.embed) {
+    PetscCall(PetscSNPrintf(why, len, "time embedding -net_time_embed %s / %s", DsmEmbeds[a->par.embed], DsmEmbeds[b->par.embed]));
+    PetscFunctionReturn(0);
+  }
+  if (a->par.output != b->par.output) {
+    PetscCall(PetscSNPrintf(why, len, "network output -net_output %s / %s", DsmOutputs[a->par.output], DsmOutputs[b->par.output]));
     PetscFunctionReturn(0);
   }
   if (a->sch.type != b->sch.type || a->sch.T != b->sch.T || a->sch.eps != b->sch.eps || a->sch.sigma_max != b->sch.sigma_max || a->sch.beta_min != b->sch.beta_min || a->sch.beta_max != b->sch.beta_max || a->sch.p != b->sch.p) {
@@ -333,10 +345,17 @@ PetscErrorCode ModelScore(void *vctx, PetscInt n, const PetscReal t[], const Pet
       float *row = ctx->in + (size_t)i * nin;
       for (PetscInt j = 0; j < nx; j++) row[j] = (float)x[(size_t)(i0 + i) * nx + j];
       for (PetscInt j = 0; j < nc; j++) row[nx + j] = (float)cond[(size_t)(i0 + i) * nc + j];
-      dsm_time_embed(&m->sch, m->embed, t[i0 + i], row + nx + nc);
+      dsm_time_embed(&m->sch, m->par.embed, t[i0 + i], row + nx + nc);
     }
     PetscCall(MlpForward_f(&m->arch, m->params, B, ctx->in, ctx->out, &ctx->w));
-    for (PetscInt k = 0; k < B * nx; k++) score[(size_t)i0 * nx + k] = (PetscReal)ctx->out[k];
+    if (m->par.output == DSM_OUTPUT_NOISE) {
+      for (PetscInt i = 0; i < B; i++) {
+        SchedCoef co;
+        sched_coef(&m->sch, t[i0 + i], &co);
+        for (PetscInt j = 0; j < nx; j++) score[(size_t)(i0 + i) * nx + j] = dsm_score(DSM_OUTPUT_NOISE, (PetscReal)ctx->out[(size_t)i * nx + j], co.sigma);
+      }
+    } else
+      for (PetscInt k = 0; k < B * nx; k++) score[(size_t)i0 * nx + k] = (PetscReal)ctx->out[k];
   }
   PetscFunctionReturn(0);
 }

@@ -10,10 +10,12 @@
  * With normalisation "none" lo = 0 and hi = 1.
  *
  * Network condition row c = [y_n (n_y) | m (n_y, only with the mask)]; the network input row is
- * [x_n | c | f(t)] (dsm.h) and its output is the score of the normalised variable.
+ * [x_n | c | f(t)] (dsm.h) and its output is the score of the normalised variable, or with
+ * -net_output noise the noise z of x_t (s = -out / sigma(t), dsm.h).
  *
  * File (format "pdediff-model", format_version 1): root attributes format, format_version,
- * architecture, time_embed (and time_embed_id; absent = paper), n_x, n_y, mask, normalization, sde_type (string and int), sde_T, sde_eps,
+ * architecture, time_embed (and time_embed_id; absent = paper), net_output (and net_output_id;
+ * absent = score), n_x, n_y, mask, normalization, sde_type (string and int), sde_T, sde_eps,
  * sde_sigma_max, sde_beta_min, sde_beta_max, sde_p, the measurement model (meas.h); datasets layer_widths, params (float32),
  * x_lo, x_hi (n_x), y_lo, y_hi (n_y); plus provenance (h5io.h). A training checkpoint holds all
  * of this too, so a checkpoint can be sampled like a model. */
@@ -39,15 +41,15 @@ typedef struct {
   PetscBool  has_x_mean; /* false for model files written before it was recorded */
   Sched      sch;
   MlpArch    arch;
-  DsmEmbed   embed;  /* time embedding of the network input (dsm.h); files without it: paper */
+  DsmParam   par;    /* time embedding and output of the network (dsm.h); files without them: the paper's */
   float     *params; /* arch.nparams, owned */
   Meas       meas;   /* the measurement model it was trained for (noise level, range, masks) */
 } Model;
 
 /* A model for n_x-dimensional x conditioned on n_y-dimensional y (n_y may be 0), with
    hidden_layers hidden layers of hidden_width units; weights initialised from init_seed
-   (PyTorch's default), normalisation identity until ModelSetNormalization; time embedding
-   (A.1) until the caller sets m->embed. */
+   (PyTorch's default), normalisation identity until ModelSetNormalization; the paper's
+   parametrisation ((A.1), score output) until the caller sets m->par. */
 PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hidden_layers, PetscInt hidden_width, const Sched *sch, PetscInt init_seed, Model *m);
 PetscErrorCode ModelDestroy(Model *m);
 

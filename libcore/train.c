@@ -69,7 +69,7 @@ PetscErrorCode TrainOptsSetDefaults(TrainOpts *o)
   o->test_signal_step = -1;
   o->ema_decay    = 0;
   o->t_power      = 1;
-  o->embed        = DSM_EMBED_PAPER;
+  o->par          = dsm_param_paper();
   PetscFunctionReturn(0);
 }
 
@@ -89,7 +89,8 @@ PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], Train
   }
   PetscCall(PetscOptionsReal("-train_ema", "Decay of the moving average of the weights that sampling uses (0: off, the paper; e.g. 0.999)", "train", o->ema_decay, &o->ema_decay, NULL));
   PetscCall(PetscOptionsReal("-train_t_power", "Draw t = eps + (T - eps) u^p, u ~ U(0, 1): 1 = the paper's U(eps, T); p > 1 trains more on small t", "train", o->t_power, &o->t_power, NULL));
-  PetscCall(PetscOptionsEnum("-net_time_embed", "Time embedding of the network input: paper = (A.1); logsigma = its first entry ln(sigma(t))/4 (resolves small t)", "train", DsmEmbeds, (PetscEnum)o->embed, (PetscEnum *)&o->embed, NULL));
+  PetscCall(PetscOptionsEnum("-net_time_embed", "Time embedding of the network input: paper = (A.1); logsigma = its first entry ln(sigma(t))/4 (resolves small t)", "train", DsmEmbeds, (PetscEnum)o->par.embed, (PetscEnum *)&o->par.embed, NULL));
+  PetscCall(PetscOptionsEnum("-net_output", "What the network outputs: score = the score (the paper); noise = the noise z of x_t, score = -output/sigma(t) (unit scale at every t)", "train", DsmOutputs, (PetscEnum)o->par.output, (PetscEnum *)&o->par.output, NULL));
   PetscOptionsEnd();
   PetscCheck(o->t_power >= 1 && o->t_power <= 10, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_t_power %.6g: must be in [1, 10] (1 is the paper's uniform t; 2 or 3 put a quarter or a third of the loss below t = 0.05)", (double)o->t_power);
   PetscCheck(o->ema_decay >= 0 && o->ema_decay < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_ema %g: the decay of the moving average must be in [0, 1) (0 turns it off; 0.999 averages over about 1000 steps)", (double)o->ema_decay);
@@ -145,7 +146,7 @@ PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed
   PetscCall(AdamCreate(ao, a->nparams, &tr->adam));
   PetscCall(AdamOptsSetLength(&tr->adam.o, o->epochs, train_steps_per_epoch(d, o))); /* length of a cosine or step schedule */
   const PetscInt B = (PetscInt)PetscMin((PetscInt64)o->batch, d->N); /* most rows one rank can get */
-  PetscCall(DsmWorkCreate(a, d->nx, d->ncond, o->embed, PetscMax(B, 1), &tr->dw));
+  PetscCall(DsmWorkCreate(a, d->nx, d->ncond, o->par, PetscMax(B, 1), &tr->dw));
   PetscCall(PetscMalloc1(a->nparams + 3, &tr->gbuf));
   PetscCall(PetscMalloc5((size_t)B * d->nx, &tr->bx, (size_t)B * PetscMax(d->ncond, 1), &tr->bc, (size_t)B * d->nx, &tr->bz, B, &tr->bt, d->N, &tr->perm));
   PetscFunctionReturn(0);
@@ -193,7 +194,7 @@ PetscErrorCode TrainerSetCheckpoint(Trainer *tr, const Model *meta, const char p
 {
   PetscFunctionBeginUser;
   if (meta) PetscCheck(meta->arch.nparams == tr->arch.nparams, tr->comm, PETSC_ERR_ARG_INCOMP, "TrainerSetCheckpoint: the model description is for another architecture");
-  if (meta) PetscCheck(meta->embed == tr->dw.embed, tr->comm, PETSC_ERR_ARG_INCOMP, "TrainerSetCheckpoint: the model records time embedding %s but the trainer uses %s (set Model.embed from TrainOpts.embed)", DsmEmbeds[meta->embed], DsmEmbeds[tr->dw.embed]);
+  if (meta) PetscCheck(meta->par.embed == tr->dw.par.embed && meta->par.output == tr->dw.par.output, tr->comm, PETSC_ERR_ARG_INCOMP, "TrainerSetCheckpoint: the model records time embedding %s and output %s but the trainer uses %s and %s (set Model.par from TrainOpts.par)", DsmEmbeds[meta->par.embed], DsmOutputs[meta->par.output], DsmEmbeds[tr->dw.par.embed], DsmOutputs[tr->dw.par.output]);
   tr->meta = meta;
   PetscCall(PetscStrncpy(tr->ckpt_path, path ? path : "", sizeof(tr->ckpt_path)));
   PetscFunctionReturn(0);

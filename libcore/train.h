@@ -29,8 +29,8 @@ typedef struct {
   PetscInt64 test_signal_step; /* testing: the last rank raises SIGUSR1 at this step (-1: never) */
   PetscReal ema_decay;    /* exponential moving average of the weights (0: off), beyond the paper */
   PetscReal t_power;      /* t = eps + (T - eps) u^p, u ~ U(0, 1): 1 is the paper's U(eps, T) */
-  DsmEmbed  embed;        /* -net_time_embed: the network's time embedding (dsm.h); the caller
-                             records it in the Model it saves (Model.embed) */
+  DsmParam  par;          /* -net_time_embed, -net_output: the network's parametrisation (dsm.h);
+                             the caller records it in the Model it saves (Model.par) */
 } TrainOpts;
 
 typedef enum { TRAIN_RUNNING = 0, TRAIN_DONE = 1, TRAIN_INTERRUPTED = 2 } TrainState;
@@ -73,7 +73,7 @@ typedef struct {
 
 PetscErrorCode TrainOptsSetDefaults(TrainOpts *o);
 /* -train_epochs, -train_batch, -train_seed, -train_log_interval, -train_checkpoint_interval,
-   -train_ema, -train_t_power, -net_time_embed; validated. */
+   -train_ema, -train_t_power, -net_time_embed, -net_output; validated. */
 PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], TrainOpts *o);
 
 /* The diffusion time of one loss term from a uniform u in [0, 1): t = eps + (T - eps) u^p.

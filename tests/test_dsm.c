@@ -2,9 +2,11 @@
  * 1. The loss and its gradient match a direct evaluation: DsmLossGrad's parameter gradient
  *    equals the MLP backward of dL/ds = 2 scale sigma (sigma s + z), and splitting a batch in
  *    two parts with the same scale sums to the whole (the data-parallel identity).
+ * 1a. With -net_output noise the loss sum is sum |z - out|^2 and its gradient the MLP backward of
+ *    dL/dout = -2 scale (z - out), against a direct evaluation.
  * 1b. The time embeddings (A.1) and logsigma, entry by entry.
  * 2. Training a small network (5-32-32-1) by DSM + Adam on 1-D data N(0.7, 0.4^2) under VP, with
- *    either time embedding, learns the exact time-marginal score: RMS of sigma (s_theta - s) over a grid of t in
+ *    either time embedding and with the noise output (score -out / sigma), learns the exact time-marginal score: RMS of sigma (s_theta - s) over a grid of t in
  *    [0.05, 1] and x within 2 std of p_t below 0.05 (measured 0.026) (the target sigma s has unit scale). */
 #include "adam.h"
 #include "dsm.h"
@@ -27,7 +29,7 @@ int main(int argc, char **argv)
   PetscCall(SchedSetDefaults(&sch));
   sch.type = SCHED_VP;
   PetscCall(MlpArchCreate(1 + DSM_TIME_EMBED, 2, 32, 1, &a));
-  PetscCall(DsmWorkCreate(&a, 1, 0, DSM_EMBED_PAPER, B, &dw));
+  PetscCall(DsmWorkCreate(&a, 1, 0, dsm_param_paper(), B, &dw));
   PetscCall(PetscMalloc6(a.nparams, &p, a.nparams, &g1, a.nparams, &g2, B, &x0, B, &z, B, &t));
   PetscCall(MlpInitParams_f(&a, 3, p));
 
@@ -67,6 +69,38 @@ int main(int argc, char **argv)
     PetscCall(MlpWorkDestroy_f(&w));
     CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref, "DSM loss sum %.9g vs direct evaluation %.9g", (double)l1, (double)lref);
   }
+  /* 1a. the noise output: loss and gradient against a direct evaluation */
+  {
+    PetscReal l1, lref = 0, gmax = 0, dmax = 0;
+    float    *in, *out, *dout;
+    MlpWork_f w;
+    dw.par.output = DSM_OUTPUT_NOISE;
+    PetscCall(PetscArrayzero(g1, a.nparams));
+    PetscCall(DsmLossGrad(&sch, &a, p, B, x0, NULL, t, z, 1.0 / B, g1, &l1, &dw));
+    PetscCall(PetscMalloc3((size_t)B * 5, &in, B, &out, B, &dout));
+    PetscCall(MlpWorkCreate_f(&a, B, &w));
+    for (PetscInt i = 0; i < B; i++) {
+      SchedCoef c;
+      sched_coef(&sch, t[i], &c);
+      in[5 * i] = (float)(c.m * x0[i] + c.sigma * z[i]);
+      dsm_time_embed(&sch, DSM_EMBED_PAPER, t[i], in + 5 * i + 1);
+    }
+    PetscCall(MlpForward_f(&a, p, B, in, out, &w));
+    for (PetscInt i = 0; i < B; i++) {
+      lref += PetscSqr(z[i] - out[i]);
+      dout[i] = (float)(-2.0 / B * (z[i] - out[i]));
+    }
+    PetscCall(PetscArrayzero(g2, a.nparams));
+    PetscCall(MlpBackward_f(&a, p, B, dout, g2, NULL, &w));
+    for (PetscInt k = 0; k < a.nparams; k++) {
+      gmax = PetscMax(gmax, PetscAbsReal(g2[k]));
+      dmax = PetscMax(dmax, PetscAbsReal(g1[k] - g2[k]));
+    }
+    PetscCall(MlpWorkDestroy_f(&w));
+    PetscCall(PetscFree3(in, out, dout));
+    CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref && dmax < 1e-5 * gmax, "-net_output noise: loss sum %.9g vs sum |z - out|^2 %.9g; gradient vs backward of -2 (z - out) / B: max difference %.2e of max %.2e", (double)l1, (double)lref, (double)dmax, (double)gmax);
+    dw.par.output = DSM_OUTPUT_SCORE;
+  }
   /* 1b. the time embeddings: (A.1) as written; logsigma replaces its first entry by
      ln(sigma(t)) / 4 and keeps the rest; over t in [1e-3, 1e-2], where a narrow posterior is
      decided, (A.1) moves by < 0.07 in every entry and ln(sigma)/4 by > 0.25 (VP) */
@@ -92,9 +126,10 @@ int main(int argc, char **argv)
     for (int j = 0; j < 4; j++) dpa = PetscMax(dpa, PetscAbsReal(fa[j] - fb[j]));
     CHECK(dpa < 0.07 && PetscAbsReal(la[0] - lb[0]) > 0.25, "t = 1e-3 vs 1e-2: (A.1) moves by at most %.3f, ln(sigma)/4 by %.3f", (double)dpa, (double)PetscAbsReal(la[0] - lb[0]));
   }
-  /* 2. training learns the exact score, with either time embedding */
-  for (int e = DSM_EMBED_PAPER; e <= DSM_EMBED_LOGSIGMA; e++) {
-    dw.embed = (DsmEmbed)e;
+  /* 2. training learns the exact score, with either time embedding and with the noise output */
+  const DsmParam pars[3] = {{DSM_EMBED_PAPER, DSM_OUTPUT_SCORE}, {DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE}};
+  for (int e = 0; e < 3; e++) {
+    dw.par = pars[e];
     PetscCall(MlpInitParams_f(&a, 3, p));
     AdamOpts  ao;
     Adam      adam;
@@ -127,15 +162,15 @@ int main(int argc, char **argv)
         const PetscReal x = c.m * mu + 0.2 * ix * sqrt(v);
         float           in[5], out;
         in[0] = (float)x;
-        dsm_time_embed(&sch, dw.embed, tt, in + 1);
+        dsm_time_embed(&sch, dw.par.embed, tt, in + 1);
         PetscCall(MlpForward_f(&a, p, 1, in, &out, &w));
-        err += PetscSqr(c.sigma * (out - (-(x - c.m * mu) / v)));
+        err += PetscSqr(c.sigma * (dsm_score(dw.par.output, out, c.sigma) - (-(x - c.m * mu) / v)));
         cnt++;
       }
     }
     PetscCall(MlpWorkDestroy_f(&w));
     err = sqrt(err / cnt);
-    CHECK(err < 0.05, "DSM training (%s time embedding, 4000 Adam steps, batch 256, VP): RMS of sigma (s_theta - s_exact) on t in [0.05, 1], |x - m mu| <= 2 std: %.4f (bound 0.05); last batch loss %.4f", DsmEmbeds[e], (double)err, (double)(loss / B));
+    CHECK(err < 0.05, "DSM training (%s time embedding, %s output, 4000 Adam steps, batch 256, VP): RMS of sigma (s_theta - s_exact) on t in [0.05, 1], |x - m mu| <= 2 std: %.4f (bound 0.05); last batch loss %.4f", DsmEmbeds[dw.par.embed], DsmOutputs[dw.par.output], (double)err, (double)(loss / B));
   }
   PetscCall(PetscFree6(p, g1, g2, x0, z, t));
   PetscCall(DsmWorkDestroy(&dw));

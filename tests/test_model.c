@@ -3,10 +3,11 @@
  * 1. Min-max normalisation from the ranks' shards equals the extrema of the whole set.
  * 2. Model file round trip: weights bitwise, normalisation, process and architecture equal;
  *    ModelCompatible names what differs (process, architecture, normalisation).
- *    The time embedding (-net_time_embed) is written, read back and compared.
+ *    The time embedding (-net_time_embed) and the output (-net_output) are written, read back
+ *    and compared.
  * 3. The sampler's score callback (ModelScore) feeds the network exactly what training fed it:
  *    the DSM loss recomputed from ModelScore outputs equals DsmLoss (float rounding, 1e-5), with
- *    the paper's time embedding and with logsigma.
+ *    the paper's parametrisation, with logsigma, and with the noise output (s = -out / sigma).
  * 4. A signal stops training after the step it arrives in, with a checkpoint: a fresh trainer
  *    resumed from it ends bitwise equal to an uninterrupted run; the checkpoint loads as a model.
  *    A checkpoint interval writes one checkpoint per interval (every step for a tiny interval).
@@ -177,18 +178,28 @@ int main(int argc, char **argv)
   PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
   CHECK(!same && strstr(why, "network"), "a model of another width is incompatible: '%s'", why);
   PetscCall(ModelDestroy(&m2));
-  m.embed = DSM_EMBED_LOGSIGMA; /* the time embedding travels with the file and is compared */
+  m.par.embed = DSM_EMBED_LOGSIGMA; /* the time embedding travels with the file and is compared */
   PetscCall(ModelSave(comm, &m, NULL, mfile));
   PetscCall(ModelLoad(comm, mfile, &m2));
-  CHECK(m2.embed == DSM_EMBED_LOGSIGMA, "model file round trip keeps -net_time_embed logsigma (read back: %s)", DsmEmbeds[m2.embed]);
-  m.embed = DSM_EMBED_PAPER;
+  CHECK(m2.par.embed == DSM_EMBED_LOGSIGMA && m2.par.output == DSM_OUTPUT_SCORE, "model file round trip keeps -net_time_embed logsigma (read back: %s, output %s)", DsmEmbeds[m2.par.embed], DsmOutputs[m2.par.output]);
+  m.par.embed = DSM_EMBED_PAPER;
   PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
   CHECK(!same && strstr(why, "time embedding"), "a model with another time embedding is incompatible: '%s'", why);
   PetscCall(ModelDestroy(&m2));
+  m.par.output = DSM_OUTPUT_NOISE; /* so does the output */
+  PetscCall(ModelSave(comm, &m, NULL, mfile));
+  PetscCall(ModelLoad(comm, mfile, &m2));
+  CHECK(m2.par.output == DSM_OUTPUT_NOISE && m2.par.embed == DSM_EMBED_PAPER, "model file round trip keeps -net_output noise (read back: %s, embedding %s)", DsmOutputs[m2.par.output], DsmEmbeds[m2.par.embed]);
+  m.par.output = DSM_OUTPUT_SCORE;
+  PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
+  CHECK(!same && strstr(why, "-net_output score / noise"), "a model with another output is incompatible: '%s'", why);
+  PetscCall(ModelDestroy(&m2));
 
-  /* 3. ModelScore sees the training input layout, for both time embeddings */
-  for (int e = DSM_EMBED_PAPER; e <= DSM_EMBED_LOGSIGMA; e++) {
-    m.embed = (DsmEmbed)e;
+  /* 3. ModelScore sees the training input layout and reads the output as training does, for
+     the paper's parametrisation, logsigma and the noise output */
+  const DsmParam pars[3] = {{DSM_EMBED_PAPER, DSM_OUTPUT_SCORE}, {DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE}};
+  for (int e = 0; e < 3; e++) {
+    m.par = pars[e];
     const PetscInt B = PetscMin(d.nlocal, 200);
     PetscReal     *t, *xt, *s, lref = 0, lsc = 0;
     float         *z;
@@ -210,7 +221,7 @@ int main(int argc, char **argv)
       }
       cc[i] = y[i];
     }
-    PetscCall(DsmWorkCreate(&m.arch, 2, 1, m.embed, B, &dw));
+    PetscCall(DsmWorkCreate(&m.arch, 2, 1, m.par, B, &dw));
     PetscCall(DsmLoss(&sch, &m.arch, m.params, B, x, y, t, z, &lref, &dw));
     PetscCall(ModelScoreCtxCreate(&m, 64, &sc)); /* smaller than B: exercises the chunking */
     ModelScoreModel(&sc, &sm);
@@ -220,13 +231,13 @@ int main(int argc, char **argv)
       sched_coef(&sch, t[i], &k);
       for (int j = 0; j < 2; j++) lsc += PetscSqr(k.sigma * s[2 * i + j] + z[2 * i + j]);
     }
-    CHECK(PetscAbsReal(lsc - lref) <= 1e-5 * lref, "time embedding %s: DSM loss from the sampler's score callback %.8g = training loss %.8g (rel. diff %.1e <= 1e-5)", DsmEmbeds[m.embed], lsc, lref, PetscAbsReal(lsc - lref) / lref);
+    CHECK(PetscAbsReal(lsc - lref) <= 1e-5 * lref, "time embedding %s, output %s: DSM loss from the sampler's score callback %.8g = training loss %.8g (rel. diff %.1e <= 1e-5)", DsmEmbeds[m.par.embed], DsmOutputs[m.par.output], lsc, lref, PetscAbsReal(lsc - lref) / lref);
     PetscCall(ModelScoreCtxDestroy(&sc));
     PetscCall(DsmWorkDestroy(&dw));
     PetscCall(PetscFree4(t, xt, s, z));
     PetscCall(PetscFree(cc));
   }
-  m.embed = DSM_EMBED_PAPER;
+  m.par = dsm_param_paper();
 
   /* 4. interrupt by a signal, resume, compare with a straight run */
   PetscCall(AdamOptsSetDefaults(&ao));

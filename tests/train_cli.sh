@@ -6,7 +6,8 @@
 #           the two models' weights are bitwise equal (h5diff); a real SIGUSR1 sent to mpiexec
 #           mid-run stops it the same way, and the checkpoint samples like a model; with
 #           -net_time_embed logsigma the model records it and samples, a restart without the
-#           option is refused naming it, and an unknown embedding is refused
+#           option is refused naming it, and an unknown embedding is refused; the same for
+#           -net_output noise
 set -u
 mode=$1 pde=$2 mk=$3 mpi=$4 dir=$5
 run() { "$mpi" -n 2 --oversubscribe "$@"; }
@@ -47,6 +48,17 @@ resume)
   run "$pde" train $common -net_time_embed sigma -model ls_x.h5 > ls_x.log 2>&1 && fail "-net_time_embed sigma was accepted"
   grep -q "net_time_embed" ls_x.log && [ ! -e ls_x.h5 ] || { cat ls_x.log; fail "unknown -net_time_embed: no message naming the option, or a model was written"; }
   echo "train_cli resume: -net_time_embed logsigma recorded, checked on restart, sampled"
+  rm -f no*.h5
+  run "$pde" train $common -net_output noise -model no.h5 -train_test_signal_step 30; rc=$?
+  [ $rc -eq 3 ] && [ -f no.ckpt.h5 ] || fail "noise-output run stopped by SIGUSR1: exit status $rc, expected 3 and a checkpoint"
+  run "$pde" train $common -model no.h5 -train_restart > no_bad.log 2>&1 && fail "a restart with another network output than its checkpoint ran"
+  grep -q "network output -net_output score / noise" no_bad.log || { cat no_bad.log; fail "the refused restart does not name -net_output"; }
+  run "$pde" train $common -net_output noise -model no.h5 -train_restart > no.log 2>&1 || { cat no.log; fail "noise-output restart"; }
+  h5dump -a /net_output no.h5 | grep -q '"noise"' || fail "the model does not record net_output noise"
+  run "$pde" sample -model no.h5 -cond 0.5 -n_samples 200 -output "" || fail "a noise-output model does not sample"
+  run "$pde" train $common -net_output eps -model no_x.h5 > no_x.log 2>&1 && fail "-net_output eps was accepted"
+  grep -q "net_output" no_x.log && [ ! -e no_x.h5 ] || { cat no_x.log; fail "unknown -net_output: no message naming the option, or a model was written"; }
+  echo "train_cli resume: -net_output noise recorded, checked on restart, sampled"
   # a real signal from outside, as SLURM's --signal=USR1@... sends it (mpiexec forwards SIGUSR1)
   "$mpi" -n 2 --oversubscribe "$pde" train -train_data data.h5 -train_epochs 1000000 -train_batch 200 -net_width 32 -model usr1.h5 -train_log_interval 0.2 > usr1.log 2>&1 &
   pid=$!

@@ -178,22 +178,20 @@ int main(int argc, char **argv)
   PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
   CHECK(!same && strstr(why, "network"), "a model of another width is incompatible: '%s'", why);
   PetscCall(ModelDestroy(&m2));
-  m.par.embed = DSM_EMBED_LOGSIGMA; /* the time embedding travels with the file and is compared */
-  PetscCall(ModelSave(comm, &m, NULL, mfile));
-  PetscCall(ModelLoad(comm, mfile, &m2));
-  CHECK(m2.par.embed == DSM_EMBED_LOGSIGMA && m2.par.output == DSM_OUTPUT_SCORE, "model file round trip keeps -net_time_embed logsigma (read back: %s, output %s)", DsmEmbeds[m2.par.embed], DsmOutputs[m2.par.output]);
-  m.par.embed = DSM_EMBED_PAPER;
-  PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
-  CHECK(!same && strstr(why, "time embedding"), "a model with another time embedding is incompatible: '%s'", why);
-  PetscCall(ModelDestroy(&m2));
-  m.par.output = DSM_OUTPUT_NOISE; /* so does the output */
-  PetscCall(ModelSave(comm, &m, NULL, mfile));
-  PetscCall(ModelLoad(comm, mfile, &m2));
-  CHECK(m2.par.output == DSM_OUTPUT_NOISE && m2.par.embed == DSM_EMBED_PAPER, "model file round trip keeps -net_output noise (read back: %s, embedding %s)", DsmOutputs[m2.par.output], DsmEmbeds[m2.par.embed]);
-  m.par.output = DSM_OUTPUT_SCORE;
-  PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
-  CHECK(!same && strstr(why, "-net_output score / noise"), "a model with another output is incompatible: '%s'", why);
-  PetscCall(ModelDestroy(&m2));
+  { /* the time embedding and the output travel with the file and are compared */
+    const DsmParam    other[2] = {{DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE}};
+    const char *const why2[2]  = {"time embedding -net_time_embed paper / logsigma", "network output -net_output score / noise"};
+    for (int k = 0; k < 2; k++) {
+      m.par = other[k];
+      PetscCall(ModelSave(comm, &m, NULL, mfile));
+      PetscCall(ModelLoad(comm, mfile, &m2));
+      CHECK(m2.par.embed == other[k].embed && m2.par.output == other[k].output, "model file round trip keeps -net_time_embed %s -net_output %s (read back: %s, %s)", DsmEmbeds[other[k].embed], DsmOutputs[other[k].output], DsmEmbeds[m2.par.embed], DsmOutputs[m2.par.output]);
+      m.par = dsm_param_paper();
+      PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
+      CHECK(!same && strstr(why, why2[k]), "a model with another parametrisation is incompatible: '%s'", why);
+      PetscCall(ModelDestroy(&m2));
+    }
+  }
 
   /* 3. ModelScore sees the training input layout and reads the output as training does, for
      the paper's parametrisation, logsigma and the noise output */

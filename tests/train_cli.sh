@@ -13,6 +13,23 @@ mode=$1 pde=$2 mk=$3 mpi=$4 dir=$5
 run() { "$mpi" -n 2 --oversubscribe "$@"; }
 fail() { echo "train_cli $mode: FAIL: $*"; exit 1; }
 common="-train_data data.h5 -train_epochs 8 -train_batch 200 -net_width 32 -sde_type vp -train_log_interval 0"
+# net_param OPTION VALUE ATTRIBUTE REFUSAL BAD TAG: a run with OPTION VALUE stopped by a signal
+# cannot be restarted without the option (the refusal names it), restarts with it, records
+# ATTRIBUTE = VALUE in the model, samples; OPTION BAD is refused with no model written.
+net_param() {
+  local opt=$1 val=$2 attr=$3 why=$4 bad=$5 tag=$6 rc
+  rm -f "$tag"*.h5
+  run "$pde" train $common $opt $val -model $tag.h5 -train_test_signal_step 30; rc=$?
+  [ $rc -eq 3 ] && [ -f $tag.ckpt.h5 ] || fail "$opt $val run stopped by SIGUSR1: exit status $rc, expected 3 and a checkpoint"
+  run "$pde" train $common -model $tag.h5 -train_restart > ${tag}_bad.log 2>&1 && fail "a restart without $opt $val (its checkpoint's) ran"
+  grep -q -- "$why" ${tag}_bad.log || { cat ${tag}_bad.log; fail "the refused restart does not name $opt"; }
+  run "$pde" train $common $opt $val -model $tag.h5 -train_restart > $tag.log 2>&1 || { cat $tag.log; fail "$opt $val restart"; }
+  h5dump -a /$attr $tag.h5 | grep -q "\"$val\"" || fail "the model does not record $attr $val"
+  run "$pde" sample -model $tag.h5 -cond 0.5 -n_samples 200 -output "" || fail "a $opt $val model does not sample"
+  run "$pde" train $common $opt $bad -model ${tag}_x.h5 > ${tag}_x.log 2>&1 && fail "$opt $bad was accepted"
+  grep -q -- "${opt#-}" ${tag}_x.log && [ ! -e ${tag}_x.h5 ] || { cat ${tag}_x.log; fail "unknown $opt: no message naming the option, or a model was written"; }
+  echo "train_cli resume: $opt $val recorded, checked on restart, sampled"
+}
 case "$mode" in
 setup)
   rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || exit 1
@@ -37,28 +54,8 @@ resume)
   grep -q "resumed from resumed.ckpt.h5 at step 31" resume.log || fail "did not resume at step 31"
   h5diff straight.h5 resumed.h5 /params /params || fail "weights of straight and interrupted+resumed runs differ"
   echo "train_cli resume: straight and interrupted+resumed weights are bitwise equal"
-  rm -f ls*.h5
-  run "$pde" train $common -net_time_embed logsigma -model ls.h5 -train_test_signal_step 30; rc=$?
-  [ $rc -eq 3 ] && [ -f ls.ckpt.h5 ] || fail "logsigma run stopped by SIGUSR1: exit status $rc, expected 3 and a checkpoint"
-  run "$pde" train $common -model ls.h5 -train_restart > ls_bad.log 2>&1 && fail "a restart with another time embedding than its checkpoint ran"
-  grep -q "time embedding -net_time_embed paper / logsigma" ls_bad.log || { cat ls_bad.log; fail "the refused restart does not name -net_time_embed"; }
-  run "$pde" train $common -net_time_embed logsigma -model ls.h5 -train_restart > ls.log 2>&1 || { cat ls.log; fail "logsigma restart"; }
-  h5dump -a /time_embed ls.h5 | grep -q '"logsigma"' || fail "the model does not record time_embed logsigma"
-  run "$pde" sample -model ls.h5 -cond 0.5 -n_samples 200 -output "" || fail "a logsigma model does not sample"
-  run "$pde" train $common -net_time_embed sigma -model ls_x.h5 > ls_x.log 2>&1 && fail "-net_time_embed sigma was accepted"
-  grep -q "net_time_embed" ls_x.log && [ ! -e ls_x.h5 ] || { cat ls_x.log; fail "unknown -net_time_embed: no message naming the option, or a model was written"; }
-  echo "train_cli resume: -net_time_embed logsigma recorded, checked on restart, sampled"
-  rm -f no*.h5
-  run "$pde" train $common -net_output noise -model no.h5 -train_test_signal_step 30; rc=$?
-  [ $rc -eq 3 ] && [ -f no.ckpt.h5 ] || fail "noise-output run stopped by SIGUSR1: exit status $rc, expected 3 and a checkpoint"
-  run "$pde" train $common -model no.h5 -train_restart > no_bad.log 2>&1 && fail "a restart with another network output than its checkpoint ran"
-  grep -q "network output -net_output score / noise" no_bad.log || { cat no_bad.log; fail "the refused restart does not name -net_output"; }
-  run "$pde" train $common -net_output noise -model no.h5 -train_restart > no.log 2>&1 || { cat no.log; fail "noise-output restart"; }
-  h5dump -a /net_output no.h5 | grep -q '"noise"' || fail "the model does not record net_output noise"
-  run "$pde" sample -model no.h5 -cond 0.5 -n_samples 200 -output "" || fail "a noise-output model does not sample"
-  run "$pde" train $common -net_output eps -model no_x.h5 > no_x.log 2>&1 && fail "-net_output eps was accepted"
-  grep -q "net_output" no_x.log && [ ! -e no_x.h5 ] || { cat no_x.log; fail "unknown -net_output: no message naming the option, or a model was written"; }
-  echo "train_cli resume: -net_output noise recorded, checked on restart, sampled"
+  net_param -net_time_embed logsigma time_embed "time embedding -net_time_embed paper / logsigma" sigma ls
+  net_param -net_output noise net_output "network output -net_output score / noise" eps no
   # a real signal from outside, as SLURM's --signal=USR1@... sends it (mpiexec forwards SIGUSR1)
   "$mpi" -n 2 --oversubscribe "$pde" train -train_data data.h5 -train_epochs 1000000 -train_batch 200 -net_width 32 -model usr1.h5 -train_log_interval 0.2 > usr1.log 2>&1 &
   pid=$!

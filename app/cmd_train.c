@@ -149,7 +149,7 @@ static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model,
   if (ny) PetscCall(MeasSetRange(comm, &c->meas, d->nlocal, ny, yc));
   PetscCall(ModelCreate(nx, ny, (PetscBool)(c->meas.mask_prob > 0), c->layers, c->width, &c->sch, c->init_seed, model));
   model->meas  = c->meas;
-  model->par = c->to.par;
+  model->par   = c->to.par;
   PetscCall(PetscMalloc2((size_t)PetscMax(nl, 1) * nx, xe, (size_t)PetscMax(nl, 1) * PetscMax(model->ncond, 1), ce));
   PetscCall(PetscMalloc1((size_t)PetscMax(nl, 1) * PetscMax(ny, 1), &ye));
   PetscCall(PetscMalloc4(PetscMax(ny, 1), &yr, PetscMax(ny, 1), &yn, PetscMax(ny, 1), &mk, PetscMax(model->ncond, 1), &cr));

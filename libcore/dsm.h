@@ -15,7 +15,8 @@
  * outputs mean changes. Why: the score's scale runs from O(1) at t = T to O(1/sigma) near t = 0,
  * so the paper's output must cover two decades depending on t, while the noise has unit scale at
  * every t. The probability-flow ODE integrates relative errors of the score over every noise
- * scale from the posterior's width up (its width at noise 0.01 is 10% too wide, README).
+ * scale from the posterior's width up. Measured (README, exact check at noise 0.01, VP): std
+ * ratio to the exact posterior ODE 1.059 against 1.104, SDE 1.012 against 1.052.
  * Loss (48), averaged: L = (1/Bg) sum_i |sigma(t_i) s_theta(x_t,i, c_i, t_i) + z_i|^2 with
  * x_t = m(t) x0 + sigma(t) z, where Bg is the GLOBAL batch: each rank passes its share of the
  * rows and scale = 1/Bg, so summing the ranks' gradients (one MPI_Allreduce) gives the gradient

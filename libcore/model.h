@@ -75,8 +75,8 @@ void model_condition(const Model *m, const PetscReal y[], const PetscReal mask[]
 PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[]);
 /* Read a model from an open file (a model or a checkpoint); errors name the file. */
 PetscErrorCode ModelReadH5(H5io *io, Model *m);
-/* Whether two models were built for the same data, architecture, process and normalisation;
-   if not, why[] says what differs. */
+/* Whether two models were built for the same data, architecture, network parametrisation
+   (time embedding, output), process and normalisation; if not, why[] says what differs. */
 PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, char why[], size_t len);
 
 /* Collective. Whole files: written crash-safe (PATH.partial, renamed); the training summary

@@ -4,7 +4,7 @@
  * 2. Model file round trip: weights bitwise, normalisation, process and architecture equal;
  *    ModelCompatible names what differs (process, architecture, normalisation).
  *    The time embedding (-net_time_embed) and the output (-net_output) are written, read back
- *    and compared.
+ *    and compared; a file without net_output_id (older pdediff) reads as a score model.
  * 3. The sampler's score callback (ModelScore) feeds the network exactly what training fed it:
  *    the DSM loss recomputed from ModelScore outputs equals DsmLoss (float rounding, 1e-5), with
  *    the paper's parametrisation, with logsigma, and with the noise output (s = -out / sigma).
@@ -25,6 +25,7 @@
 #include "stats.h"
 #include "train.h"
 #include "testutil.h"
+#include <hdf5.h>
 #include <math.h>
 #include <signal.h>
 
@@ -123,13 +124,14 @@ int main(int argc, char **argv)
   TrainOpts   to;
   AdamOpts    ao;
   float      *x, *y;
-  PetscMPIInt size;
+  PetscMPIInt size, rank;
   char        ckpt[64], ckpt_copy[64], mfile[64], why[512];
   PetscBool   same;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   comm = PETSC_COMM_WORLD;
   PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscSNPrintf(ckpt, sizeof(ckpt), "test_model_ckpt_np%d.h5", size));
   PetscCall(PetscSNPrintf(ckpt_copy, sizeof(ckpt_copy), "test_model_ckpt_copy_np%d.h5", size));
   PetscCall(PetscSNPrintf(mfile, sizeof(mfile), "test_model_np%d.h5", size));
@@ -191,6 +193,18 @@ int main(int argc, char **argv)
       CHECK(!same && strstr(why, why2[k]), "a model with another parametrisation is incompatible: '%s'", why);
       PetscCall(ModelDestroy(&m2));
     }
+    /* a file written before -net_output (no net_output_id) is a score model */
+    m.par.output = DSM_OUTPUT_NOISE;
+    PetscCall(ModelSave(comm, &m, NULL, mfile));
+    m.par.output = DSM_OUTPUT_SCORE;
+    if (rank == 0) {
+      hid_t f = H5Fopen(mfile, H5F_ACC_RDWR, H5P_DEFAULT);
+      PetscCheck(f >= 0 && H5Adelete(f, "net_output_id") >= 0 && H5Fclose(f) >= 0, PETSC_COMM_SELF, PETSC_ERR_LIB, "HDF5: cannot remove net_output_id from %s", mfile);
+    }
+    PetscCallMPI(MPI_Barrier(comm));
+    PetscCall(ModelLoad(comm, mfile, &m2));
+    CHECK(m2.par.output == DSM_OUTPUT_SCORE, "a model file without net_output_id (older pdediff) reads as a score model (read back: %s)", DsmOutputs[m2.par.output]);
+    PetscCall(ModelDestroy(&m2));
   }
 
   /* 3. ModelScore sees the training input layout and reads the output as training does, for

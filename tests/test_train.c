@@ -384,6 +384,14 @@ int main(int argc, char **argv)
     PetscCall(PetscPopErrorHandler());
     CHECK(e1 != 0, "resuming a -train_t_power 3 checkpoint with -train_t_power 1 is an error");
     PetscCall(TrainerDestroy(&tc));
+    TrainOpts ton = top; /* a checkpoint without a model description still records the network's parametrisation */
+    ton.par.output = DSM_OUTPUT_NOISE;
+    PetscCall(TrainerCreate(PETSC_COMM_WORLD, &a, 1, &ao, &dw, &ton, &tc));
+    PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+    PetscErrorCode e2 = TrainerLoadCheckpoint(&tc, &ton, ckpt);
+    PetscCall(PetscPopErrorHandler());
+    CHECK(e2 != 0, "resuming a score-output checkpoint (written without a model description) with -net_output noise is an error");
+    PetscCall(TrainerDestroy(&tc));
     PetscCall(TrainerDestroy(&tq));
     PetscCall(TrainerDestroy(&tp));
   }

@@ -124,6 +124,41 @@ void ModelDenormalizeXReal(const Model *m, PetscInt n, PetscReal x[])
     for (PetscInt j = 0; j < m->nx; j++) x[(size_t)i * m->nx + j] = m->x_lo[j] + x[(size_t)i * m->nx + j] * Scale(m->x_lo[j], m->x_hi[j]);
 }
 
+/* The network's parametrisation (dsm.h): a name for people, an id for programs. Models and
+   checkpoints both carry it; files written before an option existed lack its attribute and
+   mean the paper's choice. */
+PetscErrorCode ModelWriteParamH5(H5io *io, DsmParam par)
+{
+  PetscFunctionBeginUser;
+  PetscCall(H5ioAttrString(io, "/", "time_embed", DsmEmbeds[par.embed]));
+  PetscCall(H5ioAttrInt(io, "/", "time_embed_id", par.embed));
+  PetscCall(H5ioAttrString(io, "/", "net_output", DsmOutputs[par.output]));
+  PetscCall(H5ioAttrInt(io, "/", "net_output_id", par.output));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ModelReadParamH5(H5io *io, DsmParam *par)
+{
+  PetscBool  has;
+  PetscInt64 v;
+
+  PetscFunctionBeginUser;
+  *par = dsm_param_paper();
+  PetscCall(H5ioHasAttr(io, "/", "time_embed_id", &has));
+  if (has) {
+    PetscCall(H5ioReadAttrInt(io, "/", "time_embed_id", &v));
+    PetscCheck(v >= DSM_EMBED_PAPER && v <= DSM_EMBED_LOGSIGMA, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown time_embed_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
+    par->embed = (DsmEmbed)v;
+  }
+  PetscCall(H5ioHasAttr(io, "/", "net_output_id", &has));
+  if (has) {
+    PetscCall(H5ioReadAttrInt(io, "/", "net_output_id", &v));
+    PetscCheck(v >= DSM_OUTPUT_SCORE && v <= DSM_OUTPUT_NOISE, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown net_output_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
+    par->output = (DsmOutput)v;
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
 {
   PetscReal widths[MLP_MAX_LAYERS + 1];
@@ -136,10 +171,7 @@ PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
   PetscCall(H5ioAttrString(io, "/", "model_format", MODEL_MAGIC));
   PetscCall(H5ioAttrInt(io, "/", "model_format_version", MODEL_VERSION));
   PetscCall(H5ioAttrString(io, "/", "architecture", arch));
-  PetscCall(H5ioAttrString(io, "/", "time_embed", DsmEmbeds[m->par.embed]));
-  PetscCall(H5ioAttrInt(io, "/", "time_embed_id", m->par.embed));
-  PetscCall(H5ioAttrString(io, "/", "net_output", DsmOutputs[m->par.output]));
-  PetscCall(H5ioAttrInt(io, "/", "net_output_id", m->par.output));
+  PetscCall(ModelWriteParamH5(io, m->par));
   PetscCall(H5ioAttrInt(io, "/", "n_x", m->nx));
   PetscCall(H5ioAttrInt(io, "/", "n_y", m->ny));
   PetscCall(H5ioAttrInt(io, "/", "mask", m->mask));
@@ -202,18 +234,7 @@ PetscErrorCode ModelReadH5(H5io *io, Model *m)
   PetscCall(ModelCreate((PetscInt)nx, (PetscInt)ny, mask ? PETSC_TRUE : PETSC_FALSE, (PetscInt)nl - 2, (PetscInt)widths[1], &sch, 0, m));
   PetscCheck(m->arch.width[0] == (PetscInt)widths[0] && m->arch.width[nl - 1] == (PetscInt)widths[nl - 1], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: layer_widths do not match n_x = %lld, n_y = %lld, mask = %lld (corrupt file?)", io->final_path, (long long)nx, (long long)ny, (long long)mask);
   m->norm = (ModelNorm)norm;
-  PetscCall(H5ioHasAttr(io, "/", "time_embed_id", &has));
-  if (has) {
-    PetscCall(H5ioReadAttrInt(io, "/", "time_embed_id", &v));
-    PetscCheck(v >= DSM_EMBED_PAPER && v <= DSM_EMBED_LOGSIGMA, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown time_embed_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
-    m->par.embed = (DsmEmbed)v;
-  }
-  PetscCall(H5ioHasAttr(io, "/", "net_output_id", &has));
-  if (has) {
-    PetscCall(H5ioReadAttrInt(io, "/", "net_output_id", &v));
-    PetscCheck(v >= DSM_OUTPUT_SCORE && v <= DSM_OUTPUT_NOISE, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown net_output_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
-    m->par.output = (DsmOutput)v;
-  }
+  PetscCall(ModelReadParamH5(io, &m->par));
   PetscCall(MeasReadH5(io, &m->meas));
   PetscCall(H5ioReadFloat(io, "params", m->arch.nparams, 0, m->params));
   PetscCall(H5ioReadReal(io, "x_lo", m->nx, 0, m->x_lo));

@@ -75,6 +75,10 @@ void model_condition(const Model *m, const PetscReal y[], const PetscReal mask[]
 PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[]);
 /* Read a model from an open file (a model or a checkpoint); errors name the file. */
 PetscErrorCode ModelReadH5(H5io *io, Model *m);
+/* The network's parametrisation (time embedding, output) as root attributes of an open file;
+   ModelWriteH5/ModelReadH5 and checkpoints without a model use them. Absent = the paper's. */
+PetscErrorCode ModelWriteParamH5(H5io *io, DsmParam par);
+PetscErrorCode ModelReadParamH5(H5io *io, DsmParam *par);
 /* Whether two models were built for the same data, architecture, network parametrisation
    (time embedding, output), process and normalisation; if not, why[] says what differs. */
 PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, char why[], size_t len);

@@ -363,8 +363,7 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
     PetscCall(H5ioAttrString(&io, "/", "architecture", arch));
     PetscCall(H5ioWriteReplicated(&io, "layer_widths", tr->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs, hidden layers, outputs"));
     PetscCall(H5ioWriteReplicatedFloat(&io, "params", tr->arch.nparams, 0, TrainerWeights(tr), "parameter", "dimensionless", "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in)"));
-    PetscCall(H5ioAttrInt(&io, "/", "time_embed_id", tr->dw.par.embed)); /* ModelWriteH5 writes them with a model */
-    PetscCall(H5ioAttrInt(&io, "/", "net_output_id", tr->dw.par.output));
+    PetscCall(ModelWriteParamH5(&io, tr->dw.par)); /* ModelWriteH5 writes it with a model */
   }
   if (tr->ema) PetscCall(H5ioWriteReplicatedFloat(&io, "train_params", tr->arch.nparams, 0, tr->params, "parameter", "dimensionless", "the weights Adam updates (params holds their moving average, what sampling uses)"));
   PetscCall(H5ioWriteReplicatedFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m, "parameter", "dimensionless", "Adam first moments"));
@@ -415,13 +414,9 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
     PetscCheck(same, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained for a different problem: %s (this run / checkpoint). Restart with the same data and options, or remove the checkpoint", path, why);
   }
   { /* the network's parametrisation, with or without a model description (absent: the paper's) */
-    PetscInt64 e = DSM_EMBED_PAPER, out = DSM_OUTPUT_SCORE;
-    PetscBool  has;
-    PetscCall(H5ioHasAttr(&io, "/", "time_embed_id", &has));
-    if (has) PetscCall(H5ioReadAttrInt(&io, "/", "time_embed_id", &e));
-    PetscCall(H5ioHasAttr(&io, "/", "net_output_id", &has));
-    if (has) PetscCall(H5ioReadAttrInt(&io, "/", "net_output_id", &out));
-    PetscCheck(e == tr->dw.par.embed && out == tr->dw.par.output, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -net_time_embed %s -net_output %s but this run has %s %s: resume with the checkpoint's (or remove it to start afresh)", path, e >= 0 && e <= DSM_EMBED_LOGSIGMA ? DsmEmbeds[e] : "unknown", out >= 0 && out <= DSM_OUTPUT_NOISE ? DsmOutputs[out] : "unknown", DsmEmbeds[tr->dw.par.embed], DsmOutputs[tr->dw.par.output]);
+    DsmParam par;
+    PetscCall(ModelReadParamH5(&io, &par));
+    PetscCheck(par.embed == tr->dw.par.embed && par.output == tr->dw.par.output, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -net_time_embed %s -net_output %s but this run has %s %s: resume with the checkpoint's (or remove it to start afresh)", path, DsmEmbeds[par.embed], DsmOutputs[par.output], DsmEmbeds[tr->dw.par.embed], DsmOutputs[tr->dw.par.output]);
   }
   PetscCall(H5ioReadAttrInt(&io, "/", "train_seed", &v));
   PetscCheck(v == o->seed, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_seed %lld but this run has %" PetscInt_FMT ": the restart would not continue the same random streams", path, (long long)v, o->seed);

@@ -434,6 +434,7 @@ static PetscErrorCode WriteCell(MPI_Comm comm, const DensityCtx *c, const Densit
   PetscCall(H5ioAttrReal(&io, "/", "sampler_sde_alpha", c->so.alpha));
   PetscCall(H5ioAttrReal(&io, "/", "sampler_sde_dtau", c->so.dtau));
   PetscCall(H5ioAttrReal(&io, "/", "sampler_sde_grid_power", c->so.grid_power));
+  PetscCall(H5ioAttrInt(&io, "/", "sampler_denoise", c->so.denoise));
   PetscCall(H5ioAttrReal(&io, "/", "sampler_ode_rtol", c->so.rtol));
   PetscCall(H5ioAttrReal(&io, "/", "sampler_ode_atol", c->so.atol));
   PetscCall(H5ioAttrReal(&io, "/", "ot_reg", c->oo.reg));

@@ -684,6 +684,7 @@ static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, 
   PetscCall(H5ioAttrReal(io, "/", "sampler_alpha", c->so.alpha));
   PetscCall(H5ioAttrReal(io, "/", "sampler_dtau", c->so.dtau));
   PetscCall(H5ioAttrReal(io, "/", "sampler_grid_power", c->so.grid_power));
+  PetscCall(H5ioAttrInt(io, "/", "sampler_denoise", c->so.denoise));
   PetscCall(H5ioAttrReal(io, "/", "sampler_rtol", c->so.rtol));
   PetscCall(H5ioAttrReal(io, "/", "sampler_atol", c->so.atol));
   {

@@ -194,6 +194,7 @@ PetscErrorCode CmdSample(MPI_Comm comm, int nargs, char **args, int *status)
     PetscCall(H5ioAttrReal(&io, "/", "sampler_alpha", c.so.type == SAMPLER_SDE ? c.so.alpha : 0.0));
     PetscCall(H5ioAttrReal(&io, "/", "sampler_dtau", c.so.dtau));
     PetscCall(H5ioAttrReal(&io, "/", "sampler_grid_power", c.so.grid_power));
+    PetscCall(H5ioAttrInt(&io, "/", "sampler_denoise", c.so.denoise));
     PetscCall(H5ioAttrReal(&io, "/", "sampler_rtol", c.so.rtol));
     PetscCall(H5ioAttrReal(&io, "/", "sampler_atol", c.so.atol));
     PetscCall(H5ioAttrInt(&io, "/", "sampler_seed", c.so.seed));

@@ -37,6 +37,7 @@ PetscErrorCode SamplerOptsSetDefaults(SamplerOpts *o)
   o->seed      = 0;
   o->start     = SAMPLER_START_ZERO;
   o->start_mean = NULL;
+  o->denoise    = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
 
@@ -71,6 +72,7 @@ PetscErrorCode SamplerOptsSetFromOptions(MPI_Comm comm, const char prefix[], Sam
   PetscCall(PetscOptionsInt("-sampler_chunk", "Particles per batched score evaluation (memory only; results do not depend on it)", "sampler", o->chunk, &o->chunk, NULL));
   PetscCall(PetscOptionsInt("-sampler_seed", "Seed of the prior draw and the SDE noise", "sampler", o->seed, &o->seed, NULL));
   PetscCall(PetscOptionsEnum("-sampler_start", "Start of the reverse process: zero = N(0, sigma(T)^2) (the paper), mean = N(m(T) x_mean, sigma(T)^2) with the training-set mean of x, tweedie = N(m(T) E[x|c], sigma(T)^2) with the conditional mean from the score at T", "sampler", SamplerStarts, (PetscEnum)o->start, (PetscEnum *)&o->start, NULL));
+  PetscCall(PetscOptionsBool("-sampler_denoise", "End with one Tweedie step x0 = (x + sigma(eps)^2 s) / m(eps), removing the N(0, sigma(eps)^2) blur of t = eps (beyond the paper)", "sampler", o->denoise, &o->denoise, NULL));
   PetscOptionsEnd();
   PetscCall(SamplerOptsValidate(o));
   PetscFunctionReturn(0);
@@ -167,6 +169,28 @@ static PetscErrorCode ShiftStart(const Sched *sch, const SamplerOpts *o, const S
   PetscFunctionReturn(0);
 }
 
+/* -sampler_denoise: x <- E[x0 | x_eps] = (x + sigma(eps)^2 s(x, c, eps)) / m(eps), chunk by chunk
+   (sampler.h). */
+static PetscErrorCode Denoise(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt nlocal, const PetscReal cond[], PetscReal x[], SamplerStats *st)
+{
+  const PetscInt dim = sm->dim, cd = sm->cond_dim, chunk = PetscMin(o->chunk, PetscMax(nlocal, 1));
+  PetscReal     *s, *t;
+  SchedCoef      ce;
+
+  PetscFunctionBeginUser;
+  if (!o->denoise) PetscFunctionReturn(0);
+  sched_coef(sch, sch->eps, &ce);
+  PetscCall(PetscMalloc2((size_t)chunk * dim, &s, chunk, &t));
+  for (PetscInt i = 0; i < chunk; i++) t[i] = sch->eps;
+  for (PetscInt c0 = 0; c0 < nlocal; c0 += chunk) {
+    const PetscInt n  = PetscMin(chunk, nlocal - c0);
+    PetscReal     *xc = x + (size_t)c0 * dim;
+    PetscCall(CallScore(sm, n, t, xc, cd ? cond + (size_t)c0 * cd : NULL, s, st));
+    for (size_t k = 0; k < (size_t)n * dim; k++) xc[k] = (xc[k] + ce.sigma * ce.sigma * s[k]) / ce.m;
+  }
+  PetscCall(PetscFree2(s, t));
+  PetscFunctionReturn(0);
+}
 
 /* Euler-Maruyama on (42), chunk of n particles starting at global index first. */
 static PetscErrorCode RunSDEChunk(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt n, PetscInt64 first, const PetscReal cond[], PetscReal x[], PetscReal tbuf[], PetscReal sbuf[], PetscInt64 gidx[], RngStream rs[], SamplerStats *st, SamplerMonitor mon, void *mctx)
@@ -454,6 +478,7 @@ PetscErrorCode SamplerRun(const Sched *sch, const SamplerOpts *o, const ScoreMod
     PetscCall(PetscLogEventEnd(SAMPLER_ODE_EVENT, 0, 0, 0, 0));
   }
   PetscCall(PetscFree(gidx));
+  PetscCall(Denoise(sch, o, sm, nlocal, cond, x, st));
   PetscCall(PetscTime(&t1));
   st->time = t1 - t0;
   PetscFunctionReturn(0);

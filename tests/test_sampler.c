@@ -448,6 +448,57 @@ static PetscErrorCode TestStartTweedie(MPI_Comm comm)
   PetscFunctionReturn(0);
 }
 
+/* -sampler_denoise on data N(0, s^2) narrower than the blur sigma(eps) of the last time: VE with
+   eps raised to 0.01 (sigma(eps) ~ 0.1, s = 0.05). With the exact score both samplers end near
+   N(0, s^2 + sigma(eps)^2); the Tweedie step maps that to N(0, s^4 / (s^2 + sigma(eps)^2)).
+   Bound: 5 SE of a sample std plus 1% for the samplers' own error. */
+static PetscErrorCode TestDenoise(MPI_Comm comm)
+{
+  const PetscInt  N = 8000;
+  const PetscReal s = 0.05;
+  PetscFunctionBeginUser;
+  for (int ty = 0; ty < 2; ty++) {
+    Sched        sch;
+    SamplerOpts  o;
+    SamplerStats st, gst;
+    Gauss1       g;
+    ScoreModel   sm;
+    SchedCoef    ce;
+    PetscReal   *x, mean[2], sd[2], v, b2, want[2];
+    PetscInt     nl;
+    PetscInt64   first, evals[2];
+    PetscCall(SchedSetDefaults(&sch));
+    sch.eps = 0.01;
+    sched_coef(&sch, sch.eps, &ce);
+    v  = s * s;
+    b2 = ce.sigma * ce.sigma;
+    want[0] = PetscSqrtReal(v + b2);
+    want[1] = v / PetscSqrtReal(v + b2);
+    g  = (Gauss1){&sch, 0, s};
+    sm = (ScoreModel){Gauss1Score, &g, 1, 0};
+    PetscCall(SamplerOptsSetDefaults(&o));
+    o.type       = ty ? SAMPLER_SDE : SAMPLER_ODE;
+    o.grid_power = 3; /* SDE: the graded grid keeps Euler-Maruyama's error near t = eps below 1% (TestGridPower) */
+    PetscCall(SamplerPartition(comm, N, &nl, &first));
+    PetscCall(PetscMalloc1(PetscMax(nl, 1), &x));
+    for (int k = 0; k < 2; k++) {
+      o.denoise = (PetscBool)k;
+      PetscCall(SamplerRun(&sch, &o, &sm, nl, first, NULL, x, &st, NULL, NULL));
+      PetscCall(SamplerStatsReduce(comm, &st, &gst));
+      evals[k] = gst.score_evals;
+      PetscCall(StatsMoments(comm, nl, 1, x, &mean[k], &sd[k]));
+    }
+    for (int k = 0; k < 2; k++) {
+      const PetscReal se = want[k] / PetscSqrtReal(2.0 * (N - 1));
+      CHECK(PetscAbsReal(sd[k] - want[k]) < 5 * se + 0.01 * want[k] && PetscAbsReal(mean[k]) < 5 * want[k] / PetscSqrtReal(N),
+            "VE eps 0.01 (sigma(eps) %.4f), data N(0, %.2f^2), exact score, %s%s: std %.4f, expected %.4f (|diff| %.1f SE), mean %.4f", (double)ce.sigma, (double)s, ty ? "SDE" : "ODE", k ? ", -sampler_denoise" : "", (double)sd[k], (double)want[k], (double)(PetscAbsReal(sd[k] - want[k]) / se), (double)mean[k]);
+    }
+    CHECK(evals[1] - evals[0] == N, "%s: -sampler_denoise costs one score evaluation per particle (%lld extra for %d particles)", ty ? "SDE" : "ODE", (long long)(evals[1] - evals[0]), (int)N);
+    PetscCall(PetscFree(x));
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode TestStartMean(MPI_Comm comm)
 {
   const PetscInt N = 4000;
@@ -578,6 +629,7 @@ int main(int argc, char **argv)
   PetscCall(TestStartMean(comm));
   PetscCall(TestStartTweedie(comm));
   PetscCall(TestGridPower(comm));
+  PetscCall(TestDenoise(comm));
   status = TestFinish("test_sampler");
   PetscCall(PetscFinalize());
   return status;

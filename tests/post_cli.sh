@@ -91,6 +91,16 @@ x = d['x'][:500].astype(np.float32).astype(np.float64)
 ok = np.allclose(m['x_mean'][:], (x.mean(axis=0) - lo) / (hi - lo), rtol=1e-6, atol=1e-9) and (lambda v: v.decode() if isinstance(v, bytes) else str(v))(p.attrs['sampler_start']) == 'mean' and np.isfinite(p['ode/posterior_mean'][:]).all()
 print(('ok   ' if ok else 'FAIL ') + 'model x_mean = training-set mean of the normalised x (mean %.3f); -sampler_start mean samples' % m['x_mean'][:].mean())
 sys.exit(0 if ok else 1)"
+# -sampler_denoise: the same samples moved by the final Tweedie step sigma(eps)^2 s / m(eps), which
+# for this VP model (sigma(eps) ~ 1e-4) is small but not zero; the file records the setting
+run 1 posterior -posterior_model m.h5 -posterior_data data.h5 -posterior_ntest 4 -posterior_nsamples 20 -posterior_keep_cases 0 -posterior_samplers ode -posterior_mcmc 0 -sampler_start mean -sampler_denoise -posterior_output psd.h5 > psd.log
+/usr/bin/python3 -c "
+import h5py, numpy as np, sys
+m, a, b = h5py.File('m.h5'), h5py.File('ps.h5'), h5py.File('psd.h5')
+d = np.abs(b['ode/samples'][:] - a['ode/samples'][:]) / (m['x_hi'][:] - m['x_lo'][:])
+ok = a.attrs['sampler_denoise'] == 0 and b.attrs['sampler_denoise'] == 1 and 0 < d.max() < 1e-2
+print(('ok   ' if ok else 'FAIL ') + '-sampler_denoise recorded; moves the samples by at most %.2e of the range (VP: sigma(eps) ~ 1e-4)' % d.max())
+sys.exit(0 if ok else 1)"
 /usr/bin/python3 -c "
 import h5py, shutil
 shutil.copy('m.h5', 'm_old.h5')

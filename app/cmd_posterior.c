@@ -15,6 +15,9 @@
  *      call; per case the mean, standard deviation, CRPS and 1/2-sigma coverage per segment;
  *   3. exact: with an unclipped (Gaussian) prior and noise > 0, the exact posterior
  *      N(mu_post, Sigma_post) by ScaLAPACK (post.h), and the diffusion posterior measured against it;
+ *      for a mask model each case's posterior conditions on its sensors that are on (H's rows of
+ *      the mask), so Sigma_post differs between masks (beyond the paper: it checks that one
+ *      network serves every operator, Sec. 5.2.1);
  *   3b. MCMC reference (beyond the paper): with the paper's clipped prior and noise > 0, elliptical
  *      slice sampling on the GP latent (mcmc.h) for the first -posterior_mcmc test cases (split over
  *      the ranks) gives reference posterior means and stds to measure the diffusion posterior with;
@@ -69,6 +72,15 @@ typedef struct { /* the test cases, replicated on every rank */
   PetscReal  gp_mean;
   PetscBool  gp_clip, have_prior;
 } TestSet;
+
+typedef struct { /* the exact Gaussian posterior of every case, replicated */
+  PetscBool  on;
+  PetscReal *mu;     /* ntest x nx */
+  PetscReal *sigma;  /* nx x nx: the covariance shared by every case (NULL when it depends on the mask) */
+  PetscReal *sd;     /* nx (ld = 0, shared) or ntest x nx (ld = nx, one per mask) */
+  PetscInt   ld;
+  PetscReal  cov1, cov2; /* its own coverage of the truth */
+} ExactRef;
 
 typedef struct { /* one sampler's results: this rank's cases, then the global metrics */
   SamplerType type;
@@ -385,7 +397,7 @@ static PetscErrorCode SampleCases(MPI_Comm comm, const PostCtx *c, const Model *
 }
 
 /* Per-segment metrics over all cases (Figures 7-10): sums over this rank's cases, one Allreduce. */
-static PetscErrorCode Metrics(MPI_Comm comm, const TestSet *ts, PetscInt nloc, PetscInt c0, const PetscReal *exMu, const PetscReal *exSd, PostResult *r)
+static PetscErrorCode Metrics(MPI_Comm comm, const TestSet *ts, PetscInt nloc, PetscInt c0, const ExactRef *ex, PostResult *r)
 {
   const PetscInt nx = ts->nx;
   PetscReal     *acc; /* 9 x nx: err, std, crps, cov1, cov2, exact err, exact std ratio, std/prior */
@@ -401,9 +413,9 @@ static PetscErrorCode Metrics(MPI_Comm comm, const TestSet *ts, PetscInt nloc, P
       acc[2 * nx + j] += r->crps[k];
       acc[3 * nx + j] += r->in1[k];
       acc[4 * nx + j] += r->in2[k];
-      if (exMu) {
-        acc[5 * nx + j] += PetscAbsReal(r->mean[k] - exMu[kg]) / PetscSqrtReal(ts->K[(size_t)j * nx + j]);
-        acc[6 * nx + j] += r->std[k] / exSd[j];
+      if (ex->on) {
+        acc[5 * nx + j] += PetscAbsReal(r->mean[k] - ex->mu[kg]) / PetscSqrtReal(ts->K[(size_t)j * nx + j]);
+        acc[6 * nx + j] += r->std[k] / ex->sd[(size_t)g * ex->ld + j];
       }
     }
   }
@@ -422,7 +434,7 @@ static PetscErrorCode Metrics(MPI_Comm comm, const TestSet *ts, PetscInt nloc, P
     r->cov2 += r->seg_cov2[j] / nx;
     r->crps_mean += r->seg_crps[j] / nx;
     r->std_ratio_prior += r->seg_std[j] / ts->prior_std[j] / nx;
-    if (exMu) {
+    if (ex->on) {
       const PetscReal ratio = acc[6 * nx + j] / ts->ntest;
       r->ex_err += acc[5 * nx + j] / ts->ntest / nx;
       r->ex_ratio_mean += ratio / nx;
@@ -451,23 +463,57 @@ static void Coverage(PetscInt n, PetscInt nx, const PetscReal truth[], const Pet
 }
 
 /* The exact Gaussian posterior of every case (replicated) and its own calibration against the
-   truth: a check of the data, the noise model and the linear algebra, independent of the network. */
-static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const TestSet *ts, PetscReal **Mu, PetscReal **Sigma, PetscReal **sd, PetscReal *cov1, PetscReal *cov2)
+   truth: a check of the data, the noise model and the linear algebra, independent of the network.
+   Cases that see the same sensors share one solve (all of them without masks, or with a fixed
+   -posterior_mask); a case with its own mask conditions on H's rows of the sensors that are on. */
+static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const TestSet *ts, PetscBool masked, ExactRef *ex)
 {
-  SlpkGrid  g;
-  PetscReal mu0[POST_MAX_NY];
+  const PetscInt nx = ts->nx, ny = ts->ny;
+  SlpkGrid       g;
+  PetscReal      mu0[POST_MAX_NY], *Hm, *Ym, *Sig;
+  PetscInt      *on;
 
   PetscFunctionBeginUser;
-  for (PetscInt j = 0; j < ts->nx; j++) mu0[j] = ts->gp_mean;
-  PetscCall(PetscMalloc3((size_t)ts->ntest * ts->nx, Mu, (size_t)ts->nx * ts->nx, Sigma, ts->nx, sd));
+  for (PetscInt j = 0; j < nx; j++) mu0[j] = ts->gp_mean;
+  ex->on = PETSC_TRUE;
+  ex->ld = masked ? nx : 0;
+  PetscCall(PetscMalloc2((size_t)ts->ntest * nx, &ex->mu, (size_t)(masked ? ts->ntest : 1) * nx, &ex->sd));
+  PetscCall(PetscMalloc1((size_t)nx * nx, &Sig));
+  PetscCall(PetscMalloc3((size_t)ny * nx, &Hm, (size_t)ts->ntest * ny, &Ym, ny, &on));
   PetscCall(SlpkGridCreate(comm, &g));
-  PetscCall(PostGaussian(&g, ts->ny, ts->nx, ts->H, ts->K, mu0, PetscSqr(c->meas.sigma), ts->ntest, ts->y, *Mu, *Sigma));
-  PetscCall(SlpkGridDestroy(&g));
-  for (PetscInt j = 0; j < ts->nx; j++) {
-    PetscCheck((*Sigma)[(size_t)j * ts->nx + j] > 0, comm, PETSC_ERR_FP, "Exact posterior variance of segment %" PetscInt_FMT " is %.6g <= 0 (rounding at a tiny noise level?)", j, (double)(*Sigma)[(size_t)j * ts->nx + j]);
-    (*sd)[j] = PetscSqrtReal((*Sigma)[(size_t)j * ts->nx + j]);
+  for (PetscInt i0 = 0, i1; i0 < ts->ntest; i0 = i1) {
+    const PetscReal *mk = ts->mask + (size_t)i0 * ny;
+    PetscInt         non = 0;
+    for (i1 = i0 + 1; i1 < ts->ntest; i1++) { /* the run of cases with i0's mask */
+      PetscBool same;
+      PetscCall(PetscArraycmp(mk, ts->mask + (size_t)i1 * ny, ny, &same));
+      if (!same) break;
+    }
+    for (PetscInt k = 0; k < ny; k++)
+      if (!masked || mk[k] != 0) on[non++] = k;
+    for (PetscInt r = 0; r < non; r++) PetscCall(PetscArraycpy(Hm + (size_t)r * nx, ts->H + (size_t)on[r] * nx, nx));
+    for (PetscInt i = i0; i < i1; i++)
+      for (PetscInt r = 0; r < non; r++) Ym[(size_t)(i - i0) * non + r] = ts->y[(size_t)i * ny + on[r]];
+    PetscCall(PostGaussian(&g, non, nx, Hm, ts->K, mu0, PetscSqr(c->meas.sigma), i1 - i0, Ym, ex->mu + (size_t)i0 * nx, Sig));
+    for (PetscInt j = 0; j < nx; j++) PetscCheck(Sig[(size_t)j * nx + j] > 0, comm, PETSC_ERR_FP, "Exact posterior variance of segment %" PetscInt_FMT " (case %" PetscInt_FMT ") is %.6g <= 0 (rounding at a tiny noise level?)", j, i0, (double)Sig[(size_t)j * nx + j]);
+    for (PetscInt i = masked ? i0 : 0; i < (masked ? i1 : 1); i++)
+      for (PetscInt j = 0; j < nx; j++) ex->sd[(size_t)i * nx + j] = PetscSqrtReal(Sig[(size_t)j * nx + j]);
   }
-  Coverage(ts->ntest, ts->nx, ts->truth, *Mu, *sd, 0, cov1, cov2);
+  PetscCall(SlpkGridDestroy(&g));
+  PetscCall(PetscFree3(Hm, Ym, on));
+  if (masked) PetscCall(PetscFree(Sig)); /* it differs between masks: only the stds are kept */
+  ex->sigma = Sig;
+  Coverage(ts->ntest, nx, ts->truth, ex->mu, ex->sd, ex->ld, &ex->cov1, &ex->cov2);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ExactRefDestroy(ExactRef *ex)
+{
+  PetscFunctionBeginUser;
+  if (!ex->on) PetscFunctionReturn(0);
+  PetscCall(PetscFree2(ex->mu, ex->sd));
+  PetscCall(PetscFree(ex->sigma));
+  ex->on = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
 
@@ -665,7 +711,7 @@ static PetscErrorCode Report(MPI_Comm comm, const PostCtx *c, const TestSet *ts,
 }
 
 /* Everything the output file holds (the caller creates it, and commits or aborts it). */
-static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, const TestSet *ts, const char desc[], PetscInt nloc, PetscInt c0, const PostResult res[], PetscBool exact, const PetscReal exMu[], const PetscReal exSigma[], const PetscReal exSd[], PetscReal excov1, PetscReal excov2, const McmcRef *ref)
+static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, const TestSet *ts, const char desc[], PetscInt nloc, PetscInt c0, const PostResult res[], const ExactRef *ex, const McmcRef *ref)
 {
   PetscFunctionBeginUser;
   PetscCall(H5ioWriteProvenance(io, "pdediff posterior"));
@@ -702,18 +748,19 @@ static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, 
     PetscCall(H5ioWriteReplicated(io, "prior_mean", ts->nx, 0, ts->prior_mean, "segment", "flux", "prior mean over the training rows of the data set"));
     PetscCall(H5ioWriteReplicated(io, "prior_std", ts->nx, 0, ts->prior_std, "segment", "flux", "prior standard deviation over the training rows (Figures 9, 10, 14)"));
   }
-  if (exact) {
+  if (ex->on) {
     PetscCall(H5ioGroup(io, "exact"));
-    PetscCall(H5ioWriteReplicated(io, "exact/mean", ts->ntest, ts->nx, exMu, "case,segment", "flux", "exact Gaussian posterior mean (unclipped prior, linear forward map)"));
-    PetscCall(H5ioWriteReplicated(io, "exact/covariance", ts->nx, ts->nx, exSigma, "segment,segment", "flux^2", "exact posterior covariance (the same for every case)"));
-    PetscCall(H5ioWriteReplicated(io, "exact/std", ts->nx, 0, exSd, "segment", "flux", "exact posterior standard deviation"));
+    PetscCall(H5ioWriteReplicated(io, "exact/mean", ts->ntest, ts->nx, ex->mu, "case,segment", "flux", "exact Gaussian posterior mean (unclipped prior, linear forward map)"));
+    if (ex->sigma) PetscCall(H5ioWriteReplicated(io, "exact/covariance", ts->nx, ts->nx, ex->sigma, "segment,segment", "flux^2", "exact posterior covariance (the same for every case)"));
+    if (ex->ld) PetscCall(H5ioWriteReplicated(io, "exact/std", ts->ntest, ts->nx, ex->sd, "case,segment", "flux", "exact posterior standard deviation of each case (its mask's sensors)"));
+    else PetscCall(H5ioWriteReplicated(io, "exact/std", ts->nx, 0, ex->sd, "segment", "flux", "exact posterior standard deviation"));
     {
       PetscReal kd[POST_MAX_NY];
       for (PetscInt j = 0; j < ts->nx; j++) kd[j] = PetscSqrtReal(ts->K[(size_t)j * ts->nx + j]);
       PetscCall(H5ioWriteReplicated(io, "exact/prior_std", ts->nx, 0, kd, "segment", "flux", "sqrt of the prior covariance's diagonal (the unit of exact_mean_error)"));
     }
-    PetscCall(H5ioAttrReal(io, "exact", "coverage1", excov1));
-    PetscCall(H5ioAttrReal(io, "exact", "coverage2", excov2));
+    PetscCall(H5ioAttrReal(io, "exact", "coverage1", ex->cov1));
+    PetscCall(H5ioAttrReal(io, "exact", "coverage2", ex->cov2));
   }
   if (ref->n) {
     PetscCall(H5ioGroup(io, "mcmc"));
@@ -737,7 +784,7 @@ static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, 
     PetscCall(H5ioAttrReal(io, "mcmc", "coverage2", ref->cov2));
     PetscCall(H5ioAttrReal(io, "mcmc", "wall_seconds", ref->seconds));
   }
-  for (PetscInt s = 0; s < c->nsamplers; s++) PetscCall(WriteResult(io, c, ts, nloc, c0, &res[s], exact, (PetscBool)(ref->n > 0)));
+  for (PetscInt s = 0; s < c->nsamplers; s++) PetscCall(WriteResult(io, c, ts, nloc, c0, &res[s], ex->on, (PetscBool)(ref->n > 0)));
   PetscFunctionReturn(0);
 }
 
@@ -750,8 +797,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   PostResult    res[2];
   PetscInt      nloc, c0;
   PetscInt64    first64;
-  PetscBool     exact = PETSC_FALSE;
-  PetscReal    *exMu = NULL, *exSigma = NULL, *exSd = NULL, excov1 = 0, excov2 = 0;
+  ExactRef      ex = {0};
   McmcRef       ref;
   PetscLogStage st_data, st_sample, st_exact, st_write;
   H5io          io;
@@ -787,13 +833,11 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   /* exact posterior first: a refusal costs nothing */
   PetscCall(PetscLogStagePush(st_exact));
   if (c.exact != EXACT_NO) {
-    /* the references use every sensor: not for a mask model, whose cases see only the sensors on */
-    const PetscBool can = (PetscBool)(ts.truth && ts.have_prior && !ts.gp_clip && c.meas.sigma > 0 && !m.mask);
-    PetscCheck(can || c.exact != EXACT_YES, comm, PETSC_ERR_ARG_INCOMP, "-posterior_exact yes needs a data set with the unclipped Gaussian prior (pdediff generate -gp_clip false) and -noise_level > 0 and a model without mask input (here: %s, noise level %.6g%s)", !ts.truth ? "no data set" : (!ts.have_prior ? "no prior in the data set" : (ts.gp_clip ? "clipped prior" : "unclipped prior")), (double)c.meas.level, m.mask ? ", a mask model" : "");
+    const PetscBool can = (PetscBool)(ts.truth && ts.have_prior && !ts.gp_clip && c.meas.sigma > 0);
+    PetscCheck(can || c.exact != EXACT_YES, comm, PETSC_ERR_ARG_INCOMP, "-posterior_exact yes needs a data set with the unclipped Gaussian prior (pdediff generate -gp_clip false) and -noise_level > 0 (here: %s, noise level %.6g)", !ts.truth ? "no data set" : (!ts.have_prior ? "no prior in the data set" : (ts.gp_clip ? "clipped prior" : "unclipped prior")), (double)c.meas.level);
     if (can) {
-      exact = PETSC_TRUE;
-      PetscCall(ExactPosterior(comm, &c, &ts, &exMu, &exSigma, &exSd, &excov1, &excov2));
-      PetscCall(PetscPrintf(comm, "posterior exact: Gaussian posterior by ScaLAPACK; its coverage of the truth 1-sigma %.3f 2-sigma %.3f (Gaussian law: 0.683, 0.954)\n", excov1, excov2));
+      PetscCall(ExactPosterior(comm, &c, &ts, m.mask, &ex));
+      PetscCall(PetscPrintf(comm, "posterior exact: Gaussian posterior by ScaLAPACK%s; its coverage of the truth 1-sigma %.3f 2-sigma %.3f (Gaussian law: 0.683, 0.954)\n", m.mask ? " on each case's sensors" : "", ex.cov1, ex.cov2));
     }
   }
   ref.n = 0;
@@ -819,15 +863,15 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
       PetscCall(SamplerStatsReduce(comm, &r->st, &g));
       r->st = g;
     }
-    if (ts.truth) PetscCall(Metrics(comm, &ts, nloc, c0, exMu, exSd, r));
+    if (ts.truth) PetscCall(Metrics(comm, &ts, nloc, c0, &ex, r));
     if (ref.n) PetscCall(CompareMcmc(comm, &ts, nloc, c0, &ref, r));
-    PetscCall(Report(comm, &c, &ts, r, exact, &ref));
+    PetscCall(Report(comm, &c, &ts, r, ex.on, &ref));
   }
   PetscCall(PetscLogStagePop());
 
   PetscCall(PetscLogStagePush(st_write));
   PetscCall(H5ioCreate(comm, c.output, &io));
-  ierr = WriteContents(&io, &c, &m, &ts, desc, nloc, c0, res, exact, exMu, exSigma, exSd, excov1, excov2, &ref);
+  ierr = WriteContents(&io, &c, &m, &ts, desc, nloc, c0, res, &ex, &ref);
   if (ierr) { /* no half-written file under any name */
     PetscCall(H5ioAbort(&io));
     PetscCall(ierr);
@@ -841,7 +885,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
     PetscCall(PetscFree(res[s].kept));
     PetscCall(PetscFree5(res[s].seg_err, res[s].seg_std, res[s].seg_crps, res[s].seg_cov1, res[s].seg_cov2));
   }
-  if (exact) PetscCall(PetscFree3(exMu, exSigma, exSd));
+  PetscCall(ExactRefDestroy(&ex));
   if (ref.n) PetscCall(PetscFree2(ref.mean, ref.std));
   if (ts.truth) PetscCall(PetscFree6(ts.truth, ts.y_clean, ts.y, ts.mask, ts.H, ts.K));
   else PetscCall(PetscFree2(ts.y, ts.mask));

@@ -104,14 +104,15 @@ def fig_per_level(files, dataset, sampler, ylabel, out, title, prior=False):
 def fig_exact(f, samplers, out):
     # the unit of the mean error: the prior std (sqrt of diag K; older files: the training set's)
     prior_sd = f["exact/prior_std"][:] if "exact/prior_std" in f else f["prior_std"][:]
+    # exact/std: one row per segment, or one per case and segment for a mask model (its sensors)
     mu, ex_sd = f["exact/mean"][:], f["exact/std"][:]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    seg = np.arange(1, len(ex_sd) + 1)
+    seg = np.arange(1, mu.shape[1] + 1)
     for s in samplers:
         if s not in f:
             continue
         err = np.abs(f[s + "/posterior_mean"][:] - mu).mean(axis=0) / prior_sd
-        ratio = f[s + "/posterior_std"][:].mean(axis=0) / ex_sd
+        ratio = (f[s + "/posterior_std"][:] / ex_sd).mean(axis=0)
         a.plot(seg, err, marker="o", ms=3, label=s.upper())
         b.plot(seg, ratio, marker="o", ms=3, label=s.upper())
     a.axhline(0.1, color="k", ls="--", lw=0.8, label="goal 0.1")

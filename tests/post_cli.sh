@@ -7,7 +7,8 @@
 #    the stored means, stds and truth; results identical at 1 and NP ranks (same model);
 #  - the trained network conditions on y: its posterior-mean error is below the prior mean's;
 #  - unclipped prior: the exact Gaussian posterior equals numpy's closed form;
-#  - mask model (-mask_prob 0.7): masks stored, about 70% of sensors on, a fixed -posterior_mask.
+#  - mask model (-mask_prob 0.7): masks stored, about 70% of sensors on, a fixed -posterior_mask;
+#    on the unclipped prior the exact posterior of each case on its sensors equals numpy's.
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +32,10 @@ run "$np" posterior -posterior_model m0.h5 -posterior_data data.h5 $post -poster
 run "$np" posterior -posterior_model g.h5 -posterior_data gauss.h5 $post -posterior_output pg.h5 > pg.log
 run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 40 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_output pm.h5 > pm.log
 run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 10 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1','0']*15))")" -posterior_output pf.h5 > pf.log
+# the mask model on the unclipped prior: an exact posterior per case on the sensors that are on
+run "$np" posterior -posterior_model mask.h5 -posterior_data gauss.h5 $post -posterior_ntest 8 -posterior_keep_cases 0 -posterior_samplers sde -posterior_output pgm.h5 > pgm.log
+run 1 posterior -posterior_model mask.h5 -posterior_data gauss.h5 $post -posterior_ntest 4 -posterior_keep_cases 0 -posterior_samplers sde -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['0','1','1']*10))")" -posterior_output pgf.h5 > pgf.log
+grep -q "posterior exact: Gaussian posterior by ScaLAPACK on each case's sensors" pgm.log || { echo "FAIL: no exact posterior for the mask model on the unclipped prior"; cat pgm.log; exit 1; }
 run 1 posterior -posterior_model m.h5 -posterior_data data.h5 $post -posterior_ntest 10 -posterior_keep_cases 0 -noise_level 0.05 -posterior_samplers ode -posterior_output pw.h5 > pw.log
 grep -q "WARNING: the model m.h5 was trained at noise level 0.02" pw.log || { echo "FAIL: no warning for a noise level the model was not trained for"; cat pw.log; exit 1; }
 grep -q "posterior exact: Gaussian posterior by ScaLAPACK" pg.log || { echo "FAIL: no exact posterior for the unclipped prior"; cat pg.log; exit 1; }
@@ -168,13 +173,33 @@ check(dm < 1e-9 and dS < 1e-9, f"exact posterior = numpy closed form: mean {dm:.
 check("exact_std_ratio_mean" in pg["sde"].attrs and 0.5 < pg["exact"].attrs["coverage1"] < 0.85, f"exact posterior covers the truth 1-sigma {pg['exact'].attrs['coverage1']:.3f}; diffusion std / exact std {pg['sde'].attrs['exact_std_ratio_mean']:.2f}")
 pm, pf = h5py.File("pm.h5"), h5py.File("pf.h5")
 mk = pm["mask"][:]
-check("mcmc" not in pm and "exact" not in pm and "mcmc_mean_error" not in pm["sde"].attrs, "mask model: no MCMC or exact reference (they condition on every sensor)")
+check("mcmc" not in pm and "exact" not in pm and "mcmc_mean_error" not in pm["sde"].attrs, "mask model on the clipped prior: no MCMC reference (it conditions on every sensor), no exact one")
+# mask model, unclipped prior: each case's exact posterior conditions on H's rows of its sensors
+for name in ("pgm.h5", "pgf.h5"):
+    q = h5py.File(name)
+    M, Yq, s2q = q["mask"][:], q["measurement"][:], q.attrs["noise_sigma"] ** 2
+    dm = dsd = 0.0
+    for i in range(M.shape[0]):
+        on = M[i] > 0
+        Ho = H[on]
+        Sq = Ho @ K @ Ho.T + s2q * np.eye(on.sum())
+        Gq = np.linalg.solve(Sq, Ho @ K).T
+        mq = 2 + Gq @ (Yq[i, on] - Ho @ (2 * np.ones(30)))
+        sq = np.sqrt(np.diag(K - Gq @ Ho @ K))
+        dm = max(dm, np.abs(mq - q["exact/mean"][i]).max() / np.abs(mq).max())
+        dsd = max(dsd, np.abs(sq - q["exact/std"][i]).max() / sq.max())
+    check(q["exact/std"].shape == (M.shape[0], 30) and "covariance" not in q["exact"] and dm < 1e-9 and dsd < 1e-9 and "exact_std_ratio_mean" in q["sde"].attrs,
+          f"{name}: mask model, exact posterior of each case on its {M.sum(axis=1).min():.0f}-{M.sum(axis=1).max():.0f} sensors = numpy: mean {dm:.1e}, std {dsd:.1e}; std ratio {q['sde'].attrs['exact_std_ratio_mean']:.2f}")
+q = h5py.File("pgf.h5")
+check(np.array_equal(q["mask"][:], np.tile([0, 1, 1] * 10, (4, 1))), "pgf.h5: -posterior_mask shared by the cases (one solve)")
 check(mk.shape == (40, 30) and abs(mk.mean() - 0.7) < 0.06 and (mk.sum(axis=1) > 0).all(), f"mask model: random masks stored, {mk.mean():.3f} of sensors on")
 check(np.array_equal(pf["mask"][:], np.tile([1, 0] * 15, (10, 1))) and np.isfinite(pf["sde/posterior_mean"][:]).all(), "mask model: -posterior_mask applied to every case")
 sys.exit(1 if fail else 0)
 PY
 # Figures 6-10, 12-14 and the summary table from the posterior files
 /usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figs p1.h5 pg.h5 pm.h5 > figs.log
+/usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figsm pgm.h5 > figsm.log
+[ -s figsm/exact_vp_0.02.png ] || { echo "FAIL: postprocess did not draw the mask model's exact figure"; cat figsm.log; exit 1; }
 for f in cases_vp_0.02.png error_vp.png std_vp.png exact_vp_0.05.png cases_vp_unclipped_0.05.png error_vp_unclipped.png error_vp_mask.png std_vp_mask.png summary.md; do
   [ -s "figs/$f" ] || { echo "FAIL: postprocess did not draw figs/$f"; cat figs.log; exit 1; }
 done

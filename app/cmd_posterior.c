@@ -840,7 +840,7 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
       PetscCall(PetscPrintf(comm, "posterior exact: Gaussian posterior by ScaLAPACK%s; its coverage of the truth 1-sigma %.3f 2-sigma %.3f (Gaussian law: 0.683, 0.954)\n", m.mask ? " on each case's sensors" : "", ex.cov1, ex.cov2));
     }
   }
-  ref.n = 0;
+  ref.n = 0; /* the MCMC likelihood uses every sensor: not for a mask model */
   if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0 && !m.mask) {
     PetscCall(McmcReference(comm, &c, &ts, &ref));
     PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %s%" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.min_ess > 0 ? "at least " : "", c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));

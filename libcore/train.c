@@ -412,8 +412,7 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
     PetscCall(ModelDestroy(&ck));
     PetscCall(ierr);
     PetscCheck(same, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained for a different problem: %s (this run / checkpoint). Restart with the same data and options, or remove the checkpoint", path, why);
-  }
-  { /* the network's parametrisation, with or without a model description (absent: the paper's) */
+  } else { /* no model description (ModelCompatible compares it with one): the network's parametrisation alone (absent: the paper's) */
     DsmParam par;
     PetscCall(ModelReadParamH5(&io, &par));
     PetscCheck(par.embed == tr->dw.par.embed && par.output == tr->dw.par.output, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -net_time_embed %s -net_output %s but this run has %s %s: resume with the checkpoint's (or remove it to start afresh)", path, DsmEmbeds[par.embed], DsmOutputs[par.output], DsmEmbeds[tr->dw.par.embed], DsmOutputs[tr->dw.par.output]);

@@ -2,6 +2,7 @@
  *   pdediff <sub-command> [PETSc options]      e.g. mpirun -n 4 pdediff sample -options_file inputs/x.opts
  *   pdediff -help                              lists every option of every sub-command with its default
  * The sub-command is the first argument; everything after it goes to the PETSc options database. */
+#include "blascore.h"
 #include "commands.h"
 #include <string.h>
 
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
   int               rank, status = 0, nargs = 0;
   char             *args[16];
 
+  BlasCoreReexec(argc, argv); /* first: restarts with OpenBLAS kernels for this CPU if need be (blascore.h) */
   /* Find the sub-command before PETSc sees the arguments: it is the first non-option word. */
   if (argc >= 2 && argv[1][0] != '-') {
     for (int i = 0; i < ncommands; i++)
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
   }
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  PetscCall(BlasCoreReport(PETSC_COMM_WORLD));
   if (!cmd) {
     if (help) { /* list every option of every sub-command: each prints its own under -help */
       if (!rank) PrintUsage(stdout);

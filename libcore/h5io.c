@@ -1,4 +1,5 @@
 #include "h5io.h"
+#include "blascore.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,10 @@ PetscErrorCode H5ioWriteProvenance(H5io *io, const char program[])
   gethostname(host, sizeof(host) - 1);
   PetscCallMPI(MPI_Bcast(host, sizeof(host), MPI_CHAR, 0, io->comm));
   PetscCall(H5ioAttrString(io, "/", "host", host));
+  /* the BLAS kernels set the speed (and the float summation order) of every network evaluation */
+  PetscCall(PetscStrncpy(buf, blascore_core_name(), sizeof(buf)));
+  PetscCallMPI(MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, io->comm));
+  PetscCall(H5ioAttrString(io, "/", "blas_core", buf));
   PetscCall(PetscStrncpy(buf, job ? job : "none", sizeof(buf)));
   PetscCallMPI(MPI_Bcast(buf, sizeof(buf), MPI_CHAR, 0, io->comm));
   PetscCall(H5ioAttrString(io, "/", "slurm_job_id", buf));

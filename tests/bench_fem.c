@@ -3,6 +3,7 @@
    (samples/s, solve mode) with one group over all ranks and, at 2+ ranks, with one group per
    rank; and the mesh convergence of the sensor values on 340 x 80, 850 x 200 and 1700 x 400.
      mpirun -n N bench_fem [-bench_samples 512] [-bench_converge true] [-fem_... solver options] */
+#include "blascore.h"
 #include "fem.h"
 #include "gp.h"
 
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
   GPPrior     gp;
   FemGeometry g = {0};
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-bench_samples", &nsamples, NULL));

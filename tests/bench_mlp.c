@@ -17,6 +17,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "blascore.h"
 #include "mlp.h"
 #include "rng.h"
 #include <petsctime.h>
@@ -159,6 +160,7 @@ int main(int argc, char **argv)
   PetscInt    B = 1000, reps = 50, warmup = 5;
   const char *env;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-B", &B, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-reps", &reps, NULL));

@@ -10,6 +10,7 @@
  *        law, worst component, data std) - deterministic, no sampling noise.
  * Wall time includes the exact score (cheap next to a network: with a network the score
  * evaluations count is what matters). Run: mpirun -n 2 bench_samplers [-n 2000]. */
+#include "blascore.h"
 #include "exact.h"
 #include "sampler.h"
 #include <math.h>
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
   MPI_Comm        comm;
   PetscMPIInt     size;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   comm = PETSC_COMM_WORLD;
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-n", &N, NULL));

@@ -3,6 +3,7 @@
  * PETSC_COMM_SELF with the whole data set on every rank at once (P independent single-rank runs,
  * i.e. the 1-rank throughput measured with the other cores equally busy), phase 2 trains the same
  * steps data-parallel on all P ranks. Prints samples/s of both and the speed-up (ideal P). */
+#include "blascore.h"
 #include "train.h"
 #include "rng.h"
 #include "sampler.h"
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
   PetscMPIInt size;
   double      r1, rP;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-steps", &steps, NULL));
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));

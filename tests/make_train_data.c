@@ -3,6 +3,7 @@
  *   y ~ U(-1, 1) (n_y = 1),  x | y ~ N(mu(y), diag(s^2)),  mu(y) = (y + 1, -y),  s = (0.3, 0.5)
  * Options: -n N rows, -o FILE, -seed S, -nan_row R (x[R][0] = NaN), -short_y (y has one row
  * fewer than x). Collective; written with the project's HDF5 helpers. */
+#include "blascore.h"
 #include "h5io.h"
 #include "rng.h"
 #include "sampler.h"
@@ -16,6 +17,7 @@ int main(int argc, char **argv)
   PetscReal *x, *y;
   H5io       io;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-n", &n, NULL));
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-seed", &seed, NULL));

@@ -15,6 +15,7 @@
  *    (the same boundary and step_frac as -adam_step_frac 10000/14000); a tail as long as the run,
  *    a tail without the step schedule, and -adam_tail_epochs with -adam_step_frac are rejected.
  */
+#include "blascore.h"
 #include "adam.h"
 #include "rng.h"
 #include "testutil.h"
@@ -29,6 +30,7 @@ int main(int argc, char **argv)
   double        *pd, *md, *vd;
   int            status;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(AdamOptsSetDefaults(&o));
   PetscCall(PetscMalloc5(n, &p, n, &g, n, &pd, n, &md, n, &vd));

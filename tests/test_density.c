@@ -7,6 +7,7 @@
  *   - the band |Y - y| <= 0.05 of a fresh joint set is close to the exact conditional (KS, the
  *     band's own bias allowed for) - the paper's reference approximates what it should;
  *   - Y outside the support is an error naming it. */
+#include "blascore.h"
 #include "density.h"
 #include "testutil.h"
 #include <math.h>
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 {
   PetscReal *x, *y, *x2, *y2;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscMalloc4(NJ, &x, NJ, &y, NJ, &x2, NJ, &y2));
 

@@ -1,6 +1,7 @@
 /* Forward model (petsc_fem): manufactured solution (second-order L2 convergence), wall load,
    sensor values identical on the distributed and on a serial mesh, linearity and blocked solves,
    the natural-order field against the sensors. Runs at 1 and 2 ranks. */
+#include "blascore.h"
 #include "fem.h"
 #include "testutil.h"
 
@@ -142,6 +143,7 @@ static PetscErrorCode TestSensors(void)
 
 int main(int argc, char **argv)
 {
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(TestMMS());
   PetscCall(TestSensors());

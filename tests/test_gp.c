@@ -9,6 +9,7 @@
  *   - 20,000 unclipped draws have mean 2 and covariance K (5 standard errors), clipped draws are
  *     max(0, mean + z), and a draw is the same on every rank and for every number of ranks;
  *   - bad parameters and an unfactorable covariance are errors naming the option to change. */
+#include "blascore.h"
 #include "gp.h"
 #include "slpk.h"
 #include "testutil.h"
@@ -318,6 +319,7 @@ static PetscErrorCode TestPrior(void)
 
 int main(int argc, char **argv)
 {
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(TestCholesky());
   PetscCall(TestPrior());

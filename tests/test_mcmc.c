@@ -12,6 +12,7 @@
  *     so its rows become batch means) reaches it, and its mean and std equal those of the same chain run to the
  *     same length in one go (1e-12: Welford over every state either way); a target it cannot
  *     reach stops at the cap and reports it; bad -mcmc_min_ess / -mcmc_max_iter are refused. */
+#include "blascore.h"
 #include "mcmc.h"
 #include "post.h"
 #include "rng.h"
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 {
   SlpkGrid g;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   { /* IAT estimator */
     const PetscInt n = 200000;

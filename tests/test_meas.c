@@ -5,6 +5,7 @@
  *   - masks: the fraction of sensors on is mask_prob (5 standard errors), mask_prob 0 switches
  *     every sensor on, masks depend only on (mask_seed, row, copy);
  *   - the attributes survive an HDF5 round trip, and a file without them reads as no noise. */
+#include "blascore.h"
 #include "meas.h"
 #include "testutil.h"
 #include <math.h>
@@ -15,6 +16,7 @@ int main(int argc, char **argv)
   PetscMPIInt rank, size;
   const PetscInt ny = 30, N = 20000;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));

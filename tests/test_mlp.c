@@ -10,6 +10,7 @@
  *    full-batch Adam written inline here; the MSE must fall below 1e-3 and by > 100x.
  * 4. Architecture, initialisation (nn.Linear law, determinism, _f = _d) and error handling:
  *    bad sizes, a too-small work space, Backward before Forward, a too-short view buffer. */
+#include "blascore.h"
 #include "mlp.h"
 #include "rng.h"
 #include "testutil.h"
@@ -443,6 +444,7 @@ int main(int argc, char **argv)
 {
   int status;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(TestGradient());
   /* float vs double. Bounds from the usual rounding-error model with u = 2^-24 = 6e-8: a float

@@ -19,6 +19,7 @@
  *    1 and 2 ranks: mean <= 0.08 std, std ratio within 0.14 (the network's error near t = eps;
  *    sampling error of the moments 0.016 std); the bounds are 2.5x and 1.8x that. A freshly initialised
  *    network misses by > 9 std (checked, so the bounds discriminate). */
+#include "blascore.h"
 #include "exact.h"
 #include "model.h"
 #include "rng.h"
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
   char        ckpt[64], ckpt_copy[64], mfile[64], why[512];
   PetscBool   same;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   comm = PETSC_COMM_WORLD;
   PetscCallMPI(MPI_Comm_size(comm, &size));

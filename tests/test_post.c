@@ -7,6 +7,7 @@
  *     Gauss-Jordan, for a full-rank and a rank-deficient H; identical on every rank;
  *   - its meaning: for 4,000 (x, y) drawn from prior and likelihood, the truth falls within
  *     mu_post +- sigma_post (+-2 sigma) at the Gaussian rates 0.683 (0.954), to 4 standard errors. */
+#include "blascore.h"
 #include "post.h"
 #include "rng.h"
 #include "testutil.h"
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
 {
   SlpkGrid g;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   { /* CRPS: sorted formula = definition */
     PetscReal x[50], xs[50], e = 0;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "blascore.h"
 #include "rng.h"
 #include "testutil.h"
 
@@ -359,6 +360,7 @@ int main(int argc, char **argv)
   PetscLogDouble t0, t1;
   int            status;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(PetscTime(&t0));
   TestKnownAnswers();

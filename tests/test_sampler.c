@@ -48,6 +48,7 @@
  *    0.01, exact score: without it the ODE and the graded-grid SDE end at std sqrt(s^2 + sigma^2),
  *    with it at s^2 / sqrt(s^2 + sigma^2) (Tweedie's E[x0 | x_eps] of a Gaussian), each within
  *    5 SE + 1%; the step costs one score evaluation per particle. */
+#include "blascore.h"
 #include "exact.h"
 #include "rng.h"
 #include "sampler.h"
@@ -618,6 +619,7 @@ int main(int argc, char **argv)
   MPI_Comm   comm;
   int        status;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   comm = PETSC_COMM_WORLD;
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-n", &N, NULL));

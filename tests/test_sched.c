@@ -4,6 +4,7 @@
  *    v = sigma^2, integrated numerically from eps to T (classical RK4 on a geometric-then-uniform
  *    grid) match the closed-form m(t) and sigma^2(t).
  * 3. Out-of-range parameters are rejected with an error. */
+#include "blascore.h"
 #include "schedule.h"
 #include "testutil.h"
 #include <math.h>
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
   PetscReal maxd = 0;
   int       status;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(SchedSetDefaults(&ve));
   vp      = ve;

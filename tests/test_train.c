@@ -33,6 +33,7 @@
  *    their fraction below t = 0.05 is 0.05^(1/3) = 0.368 within 4 SE. In the trainer, the last
  *    batch's times are exactly train_draw_t(u) of its members' streams; a p = 3 restart is bitwise;
  *    resuming a p = 3 checkpoint with p = 1 is an error. */
+#include "blascore.h"
 #include "train.h"
 #include "rng.h"
 #include "sampler.h"
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
   PetscReal        lw[NSTEPS], ls[NSTEPS], l2[NSTEPS];
   int              status;
 
+  BlasCoreReexec(argc, argv); /* before anything starts: OpenBLAS kernels for this CPU (blascore.h) */
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   PetscCall(SchedSetDefaults(&sch));
   sch.type = SCHED_VP;

@@ -6,7 +6,8 @@
  * Pipeline: read this rank's shard of x (N x n_x) and y (N x n_y) -> measurement model (meas.h):
  * -mask_copies copies of every pair, each with noise of -noise_level (a fraction of the clean
  * training range) and, with -mask_prob > 0, a random sensor mask (5.2.1) -> min-max normalisation
- * with training-set extrema (of the noisy y) -> (resume from the checkpoint if asked) -> data-parallel Adam on the DSM
+ * with training-set extrema (of the noisy y; -meas_resample redraws noise and masks every epoch
+ * through the trainer's epoch hook) -> (resume from the checkpoint if asked) -> data-parallel Adam on the DSM
  * loss (48) with checkpoints every -train_checkpoint_interval seconds and on SIGTERM/SIGUSR1 ->
  * model file (written as MODEL.partial and renamed, so a failed run never replaces a model).
  * A signal stops training after the current step; the run writes its checkpoint and exits with
@@ -135,15 +136,52 @@ static PetscErrorCode ReadTrainingData(MPI_Comm comm, const TrainCtx *c, TrainDa
   PetscFunctionReturn(0);
 }
 
+/* What drawing the network's conditions needs: this rank's clean measurements and where the
+   conditions go. Filled once for epoch 0; with -meas_resample the trainer's epoch hook redraws
+   them in place for every epoch (meas_epoch_copy), same normalisation. */
+typedef struct {
+  const Meas  *meas;
+  const Model *model;
+  PetscInt64   row0;  /* data-set row of this rank's first pair */
+  PetscInt     nrows, ny;
+  const float *yc;    /* nrows x ny clean measurements */
+  float       *ce;    /* nrows copies x ncond conditions [y_n | m] */
+} CondSet;
+
+/* Conditions of every copy of this rank's rows in `epoch`; the noisy values are rounded to float,
+   as those the normalisation's extrema came from. */
+static PetscErrorCode CondSetFill(void *ctx, PetscInt64 epoch)
+{
+  const CondSet *s = (const CondSet *)ctx;
+  const PetscInt C = s->meas->copies, ny = s->ny, nc = s->model->ncond;
+  PetscReal     *yr, *yn, *mk, *cr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc4(PetscMax(ny, 1), &yr, PetscMax(ny, 1), &yn, PetscMax(ny, 1), &mk, PetscMax(nc, 1), &cr));
+  for (PetscInt i = 0; i < s->nrows; i++)
+    for (PetscInt k = 0; k < C; k++) {
+      const size_t     e = (size_t)i * C + k;
+      const PetscInt64 copy = meas_epoch_copy(s->meas, epoch, k);
+      for (PetscInt j = 0; j < ny; j++) yr[j] = s->yc[(size_t)i * ny + j];
+      meas_noisy(s->meas, s->row0 + i, copy, ny, yr, yn);
+      for (PetscInt j = 0; j < ny; j++) yn[j] = (float)yn[j];
+      (void)meas_mask(s->meas, s->row0 + i, copy, ny, mk);
+      model_condition(s->model, yn, mk, cr);
+      for (PetscInt j = 0; j < nc; j++) s->ce[e * nc + j] = (float)cr[j];
+    }
+  PetscCall(PetscFree4(yr, yn, mk, cr));
+  PetscFunctionReturn(0);
+}
+
 /* The training set the network sees: meas.copies copies of every pair (global order row-major:
    copy k of row r is pair r C + k, so every rank's pairs stay contiguous), each with its noisy
    measurement and mask (meas.h). Sets the model's measurement model and normalisation (extrema of
    the noisy y) and returns the normalised x and condition rows [y_n | m] (float). */
-static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model, TrainData *d, const float xc[], const float yc[], float **xe, float **ce)
+static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model, TrainData *d, const float xc[], const float yc[], float **xe, float **ce, CondSet *cs)
 {
   const PetscInt C = c->meas.copies, nx = d->nx, ny = d->ncond, nl = d->nlocal * C;
   float         *ye;
-  PetscReal     *yr, *yn, *mk, *cr;
+  PetscReal     *yr, *yn;
 
   PetscFunctionBeginUser;
   if (ny) PetscCall(MeasSetRange(comm, &c->meas, d->nlocal, ny, yc));
@@ -152,7 +190,7 @@ static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model,
   model->par   = c->to.par;
   PetscCall(PetscMalloc2((size_t)PetscMax(nl, 1) * nx, xe, (size_t)PetscMax(nl, 1) * PetscMax(model->ncond, 1), ce));
   PetscCall(PetscMalloc1((size_t)PetscMax(nl, 1) * PetscMax(ny, 1), &ye));
-  PetscCall(PetscMalloc4(PetscMax(ny, 1), &yr, PetscMax(ny, 1), &yn, PetscMax(ny, 1), &mk, PetscMax(model->ncond, 1), &cr));
+  PetscCall(PetscMalloc2(PetscMax(ny, 1), &yr, PetscMax(ny, 1), &yn));
   for (PetscInt i = 0; i < d->nlocal; i++)
     for (PetscInt k = 0; k < C; k++) {
       const size_t e = (size_t)i * C + k;
@@ -163,14 +201,14 @@ static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model,
     }
   PetscCall(ModelSetNormalization(comm, model, c->norm, nl, *xe, ye));
   ModelNormalizeX(model, nl, *xe);
-  for (PetscInt i = 0; i < d->nlocal; i++)
-    for (PetscInt k = 0; k < C; k++) {
-      const size_t e = (size_t)i * C + k;
-      for (PetscInt j = 0; j < ny; j++) yn[j] = ye[e * ny + j];
-      (void)meas_mask(&c->meas, d->first + i, k, ny, mk);
-      model_condition(model, yn, mk, cr);
-      for (PetscInt j = 0; j < model->ncond; j++) (*ce)[e * model->ncond + j] = (float)cr[j];
-    }
+  cs->meas  = &c->meas;
+  cs->model = model;
+  cs->row0  = d->first;
+  cs->nrows = d->nlocal;
+  cs->ny    = ny;
+  cs->yc    = yc;
+  cs->ce    = *ce;
+  if (model->ncond) PetscCall(CondSetFill(cs, 0));
   d->N *= C;
   d->first *= C;
   d->nlocal = nl;
@@ -178,7 +216,7 @@ static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model,
   d->x      = *xe;
   d->c      = d->ncond ? *ce : NULL;
   PetscCall(PetscFree(ye));
-  PetscCall(PetscFree4(yr, yn, mk, cr));
+  PetscCall(PetscFree2(yr, yn));
   PetscFunctionReturn(0);
 }
 
@@ -210,6 +248,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   PetscLogDouble    t0, t1;
   PetscInt64        total, start;
   ModelTrainSummary sum;
+  CondSet           cs;
 
   PetscFunctionBeginUser;
   PetscCall(TrainSignalsCatch());
@@ -217,11 +256,11 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   if (c.help) PetscFunctionReturn(0);
   PetscCall(ReadTrainingData(comm, &c, &d, &x, &y));
 
-  PetscCall(BuildTrainingSet(comm, &c, &model, &d, x, y, &xe, &ce));
-  PetscCall(PetscFree2(x, y));
+  PetscCall(BuildTrainingSet(comm, &c, &model, &d, x, y, &xe, &ce, &cs));
 
   PetscCall(TrainerCreate(comm, &model.arch, c.init_seed, &c.ao, &d, &c.to, &tr));
   PetscCall(TrainerSetCheckpoint(&tr, &model, c.ckpt));
+  if (c.meas.resample && model.ncond) PetscCall(TrainerSetEpochHook(&tr, CondSetFill, &cs));
   PetscCall(MaybeRestart(comm, &c, &tr));
   total = c.to.epochs * train_steps_per_epoch(&d, &c.to);
   start = tr.step;
@@ -231,6 +270,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   if (model.ny) PetscCall(PetscPrintf(comm, "; noise level %.6g (sigma %.6g = level x range %.6g)", (double)c.meas.level, (double)c.meas.sigma, (double)c.meas.range));
   if (c.meas.copies > 1) PetscCall(PetscPrintf(comm, "; %" PetscInt_FMT " copies of each pair", c.meas.copies));
   if (c.meas.mask_prob > 0) PetscCall(PetscPrintf(comm, "; random sensor masks (each on with probability %.6g)", (double)c.meas.mask_prob));
+  if (c.meas.resample) PetscCall(PetscPrintf(comm, "; noise%s drawn afresh every epoch", c.meas.mask_prob > 0 ? " and masks" : ""));
   PetscCall(PetscPrintf(comm, "\ntrain: %s normalisation; network %s; %s; %" PetscInt_FMT " epochs x %lld steps of batch %" PetscInt_FMT "; Adam lr %.6g", ModelNorms[c.norm], arch, sde, c.to.epochs, (long long)train_steps_per_epoch(&d, &c.to), c.to.batch, (double)c.ao.lr));
   if (c.ao.schedule == ADAM_SCHEDULE_COSINE) PetscCall(PetscPrintf(comm, " (cosine to %.6g at step %lld)", (double)c.ao.lr_min, (long long)total));
   if (c.ao.schedule == ADAM_SCHEDULE_STEP) PetscCall(PetscPrintf(comm, " (step to %.6g after step %lld of %lld)", (double)c.ao.lr_min, (long long)AdamStepBoundary(&tr.adam.o), (long long)total));
@@ -270,5 +310,6 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
   PetscCall(TrainerDestroy(&tr));
   PetscCall(ModelDestroy(&model));
   PetscCall(PetscFree2(xe, ce));
+  PetscCall(PetscFree2(x, y));
   PetscFunctionReturn(0);
 }

@@ -12,6 +12,7 @@ PetscErrorCode MeasSetDefaults(Meas *m)
   m->mask_prob = 0;
   m->mask_seed = 0;
   m->copies    = 1;
+  m->resample  = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
 
@@ -26,6 +27,7 @@ PetscErrorCode MeasSetFromOptions(MPI_Comm comm, Meas *m, PetscBool *level_set)
   PetscCall(PetscOptionsReal("-mask_prob", "Multiple operators: probability that a sensor is on (0: no mask input)", "meas", m->mask_prob, &m->mask_prob, NULL));
   PetscCall(PetscOptionsInt("-mask_seed", "Seed of the sensor-mask streams", "meas", m->mask_seed, &m->mask_seed, NULL));
   PetscCall(PetscOptionsInt("-mask_copies", "Training copies of every pair, each with its own mask and noise (paper 5.2.1: 4)", "meas", m->copies, &m->copies, NULL));
+  PetscCall(PetscOptionsBool("-meas_resample", "Training: fresh noise and masks for every copy every epoch (beyond the paper; default: the paper's fixed set)", "meas", m->resample, &m->resample, NULL));
   PetscOptionsEnd();
   PetscCheck(m->level >= 0 && m->level < 10, comm, PETSC_ERR_ARG_OUTOFRANGE, "-noise_level %.6g: must be in [0, 10) (a fraction of the concentration range; the paper's levels are 0 ... 0.2)", (double)m->level);
   PetscCheck(m->seed >= 0 && m->mask_seed >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-noise_seed and -mask_seed must be >= 0");
@@ -53,9 +55,14 @@ PetscErrorCode MeasSetRange(MPI_Comm comm, Meas *m, PetscInt nlocal, PetscInt ny
   PetscFunctionReturn(0);
 }
 
-static uint64_t StreamIndex(PetscInt64 row, PetscInt copy) { return (uint64_t)row + ((uint64_t)copy << 32); }
+static uint64_t StreamIndex(PetscInt64 row, PetscInt64 copy) { return (uint64_t)row + ((uint64_t)copy << 32); }
 
-void meas_noisy(const Meas *m, PetscInt64 row, PetscInt copy, PetscInt ny, const PetscReal y_clean[], PetscReal y[])
+PetscInt64 meas_epoch_copy(const Meas *m, PetscInt64 epoch, PetscInt copy)
+{
+  return (!m->resample || epoch == 0) ? copy : MEAS_MAX_COPIES + 1 + (epoch - 1) * m->copies + copy;
+}
+
+void meas_noisy(const Meas *m, PetscInt64 row, PetscInt64 copy, PetscInt ny, const PetscReal y_clean[], PetscReal y[])
 {
   RngStream s;
 
@@ -67,7 +74,7 @@ void meas_noisy(const Meas *m, PetscInt64 row, PetscInt copy, PetscInt ny, const
   for (PetscInt j = 0; j < ny; j++) y[j] = y_clean[j] + m->sigma * rng_normal(&s);
 }
 
-PetscInt meas_mask(const Meas *m, PetscInt64 row, PetscInt copy, PetscInt ny, PetscReal mask[])
+PetscInt meas_mask(const Meas *m, PetscInt64 row, PetscInt64 copy, PetscInt ny, PetscReal mask[])
 {
   RngStream s;
   PetscInt  on = 0;
@@ -91,6 +98,7 @@ PetscErrorCode MeasWriteH5(H5io *io, const Meas *m)
   PetscCall(H5ioAttrReal(io, "/", "mask_prob", m->mask_prob));
   PetscCall(H5ioAttrInt(io, "/", "mask_seed", m->mask_seed));
   PetscCall(H5ioAttrInt(io, "/", "mask_copies", m->copies));
+  PetscCall(H5ioAttrInt(io, "/", "meas_resample", m->resample));
   PetscFunctionReturn(0);
 }
 
@@ -113,5 +121,10 @@ PetscErrorCode MeasReadH5(H5io *io, Meas *m)
   m->mask_seed = (PetscInt)v;
   PetscCall(H5ioReadAttrInt(io, "/", "mask_copies", &v));
   m->copies = (PetscInt)v;
+  PetscCall(H5ioHasAttr(io, "/", "meas_resample", &has));
+  if (has) {
+    PetscCall(H5ioReadAttrInt(io, "/", "meas_resample", &v));
+    m->resample = v ? PETSC_TRUE : PETSC_FALSE;
+  }
   PetscFunctionReturn(0);
 }

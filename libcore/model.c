@@ -279,8 +279,8 @@ PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, 
     PetscCall(PetscSNPrintf(why, len, "forward process %s / %s", sa, sb));
     PetscFunctionReturn(0);
   }
-  if (a->meas.level != b->meas.level || a->meas.seed != b->meas.seed || a->meas.mask_prob != b->meas.mask_prob || a->meas.mask_seed != b->meas.mask_seed || a->meas.copies != b->meas.copies) {
-    PetscCall(PetscSNPrintf(why, len, "measurement model (noise level %.6g / %.6g, noise seed %" PetscInt_FMT " / %" PetscInt_FMT ", mask probability %.6g / %.6g, mask seed %" PetscInt_FMT " / %" PetscInt_FMT ", copies %" PetscInt_FMT " / %" PetscInt_FMT ")", (double)a->meas.level, (double)b->meas.level, a->meas.seed, b->meas.seed, (double)a->meas.mask_prob, (double)b->meas.mask_prob, a->meas.mask_seed, b->meas.mask_seed, a->meas.copies, b->meas.copies));
+  if (a->meas.level != b->meas.level || a->meas.seed != b->meas.seed || a->meas.mask_prob != b->meas.mask_prob || a->meas.mask_seed != b->meas.mask_seed || a->meas.copies != b->meas.copies || a->meas.resample != b->meas.resample) {
+    PetscCall(PetscSNPrintf(why, len, "measurement model (noise level %.6g / %.6g, noise seed %" PetscInt_FMT " / %" PetscInt_FMT ", mask probability %.6g / %.6g, mask seed %" PetscInt_FMT " / %" PetscInt_FMT ", copies %" PetscInt_FMT " / %" PetscInt_FMT ", -meas_resample %d / %d)", (double)a->meas.level, (double)b->meas.level, a->meas.seed, b->meas.seed, (double)a->meas.mask_prob, (double)b->meas.mask_prob, a->meas.mask_seed, b->meas.mask_seed, a->meas.copies, b->meas.copies, (int)a->meas.resample, (int)b->meas.resample));
     PetscFunctionReturn(0);
   }
   PetscBool nsame = (PetscBool)(a->norm == b->norm);

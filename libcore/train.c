@@ -135,6 +135,8 @@ PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed
   tr->ckpt_path[0] = 0;
   tr->nckpt      = 0;
   tr->perm_epoch = -1;
+  tr->epoch_hook = NULL;
+  tr->epoch_ctx  = NULL;
   PetscCall(PetscMalloc1(a->nparams, &tr->params));
   PetscCall(MlpInitParams_f(a, (uint64_t)init_seed, tr->params));
   tr->ema       = NULL;
@@ -190,6 +192,15 @@ static void EpochPermutation(PetscInt64 N, PetscInt seed, PetscInt64 epoch, Pets
   }
 }
 
+PetscErrorCode TrainerSetEpochHook(Trainer *tr, PetscErrorCode (*hook)(void *ctx, PetscInt64 epoch), void *ctx)
+{
+  PetscFunctionBeginUser;
+  tr->epoch_hook = hook;
+  tr->epoch_ctx  = ctx;
+  tr->perm_epoch = -1; /* the hook runs for the epoch of the next step */
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode TrainerSetCheckpoint(Trainer *tr, const Model *meta, const char path[])
 {
   PetscFunctionBeginUser;
@@ -232,6 +243,7 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
     if (epoch != tr->perm_epoch) {
       EpochPermutation(d->N, o->seed, epoch, tr->perm);
       tr->perm_epoch = epoch;
+      if (tr->epoch_hook) PetscCall(tr->epoch_hook(tr->epoch_ctx, epoch));
     }
     /* this rank's members of the global batch, with their times and noises */
     for (PetscInt64 q = b0; q < b1; q++) {

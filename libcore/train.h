@@ -69,6 +69,9 @@ typedef struct {
   PetscReal *bt;
   PetscInt  *perm;  /* permutation of the current epoch */
   PetscInt   perm_epoch;
+  /* called at the first step of every epoch (and of a resumed run) before its batches are drawn */
+  PetscErrorCode (*epoch_hook)(void *ctx, PetscInt64 epoch);
+  void *epoch_ctx;
 } Trainer;
 
 PetscErrorCode TrainOptsSetDefaults(TrainOpts *o);
@@ -101,6 +104,10 @@ const float *TrainerWeights(const Trainer *tr);
    when a signal stops training. path "" disables checkpoints. meta (may be NULL) supplies the
    data dimensions, forward process and normalisation, making a checkpoint loadable as a model. */
 PetscErrorCode TrainerSetCheckpoint(Trainer *tr, const Model *meta, const char path[]);
+/* hook(ctx, epoch) runs on every rank when training enters an epoch, and again for the epoch a
+   resumed run starts in, so it must depend on the epoch alone (e.g. redraw the training set's
+   measurement noise and masks in place, keyed by epoch: restarts stay bitwise exact). */
+PetscErrorCode TrainerSetEpochHook(Trainer *tr, PetscErrorCode (*hook)(void *ctx, PetscInt64 epoch), void *ctx);
 /* Collective. Take nsteps steps (continuing from tr->step); loss[k] (if not NULL) receives the
    global-batch mean loss of each step. Progress lines on rank 0 every log_interval seconds.
    SIGTERM and SIGUSR1 (what SLURM sends before a time limit) are caught while it runs: the flag

@@ -74,25 +74,53 @@ int main(int argc, char **argv)
     z.mask_prob = 0;
     CHECK(same && meas_mask(&z, 55, 0, ny, mk2) == ny, "a mask is a function of (mask_seed, row, copy); mask_prob 0 switches all %d sensors on", (int)ny);
   }
+  { /* -meas_resample's stream indices: epoch 0 is the fixed set; later epochs are new, distinct
+       streams that neither a fixed copy nor a measurement file (copy MEAS_MAX_COPIES) uses */
+    Meas       q = m;
+    PetscBool  ok = PETSC_TRUE;
+    PetscInt64 prev = -1;
+    q.copies   = 4;
+    q.resample = PETSC_FALSE;
+    for (PetscInt64 e = 0; e < 5; e++)
+      for (PetscInt k = 0; k < 4; k++) ok = (PetscBool)(ok && meas_epoch_copy(&q, e, k) == k);
+    CHECK(ok, "without -meas_resample every epoch uses copies 0..3");
+    q.resample = PETSC_TRUE;
+    for (PetscInt k = 0; k < 4; k++) ok = (PetscBool)(ok && meas_epoch_copy(&q, 0, k) == k);
+    for (PetscInt64 e = 1; e < 10001; e++)
+      for (PetscInt k = 0; k < 4; k++) {
+        const PetscInt64 c = meas_epoch_copy(&q, e, k);
+        ok = (PetscBool)(ok && c > prev && c > MEAS_MAX_COPIES && c < ((PetscInt64)1 << 32));
+        prev = c;
+      }
+    CHECK(ok, "with -meas_resample epoch 0 uses copies 0..3 and epochs 1..10000 distinct increasing copies above %d (last %lld)", MEAS_MAX_COPIES, (long long)prev);
+    {
+      PetscReal y0[30] = {0}, a[30], b[30];
+      q.sigma = 1;
+      meas_noisy(&q, 5, meas_epoch_copy(&q, 1, 0), ny, y0, a);
+      meas_noisy(&q, 5, meas_epoch_copy(&q, 2, 0), ny, y0, b);
+      CHECK(a[0] != b[0] && a[29] != b[29], "epochs 1 and 2 draw different noise for the same pair and copy");
+    }
+  }
   { /* HDF5 round trip */
     H5io io;
     char f1[64], f2[64];
     snprintf(f1, sizeof(f1), "test_meas_np%d.h5", size); /* the 1- and 2-rank tests may run at once */
     snprintf(f2, sizeof(f2), "test_meas_empty_np%d.h5", size);
-    m.copies = 4;
+    m.copies   = 4;
+    m.resample = PETSC_TRUE;
     PetscCall(H5ioCreate(PETSC_COMM_WORLD, f1, &io));
     PetscCall(MeasWriteH5(&io, &m));
     PetscCall(H5ioCommit(&io));
     PetscCall(H5ioOpen(PETSC_COMM_WORLD, f1, &io));
     PetscCall(MeasReadH5(&io, &r));
     PetscCall(H5ioClose(&io));
-    CHECK(r.level == m.level && r.sigma == m.sigma && r.range == m.range && r.seed == m.seed && r.mask_prob == m.mask_prob && r.mask_seed == m.mask_seed && r.copies == 4, "measurement model attributes survive the HDF5 round trip");
+    CHECK(r.level == m.level && r.sigma == m.sigma && r.range == m.range && r.seed == m.seed && r.mask_prob == m.mask_prob && r.mask_seed == m.mask_seed && r.copies == 4 && r.resample, "measurement model attributes survive the HDF5 round trip");
     PetscCall(H5ioCreate(PETSC_COMM_WORLD, f2, &io));
     PetscCall(H5ioCommit(&io));
     PetscCall(H5ioOpen(PETSC_COMM_WORLD, f2, &io));
     PetscCall(MeasReadH5(&io, &r));
     PetscCall(H5ioClose(&io));
-    CHECK(r.level == 0 && r.sigma == 0 && r.mask_prob == 0 && r.copies == 1, "a file without them reads as no noise, no mask, one copy");
+    CHECK(r.level == 0 && r.sigma == 0 && r.mask_prob == 0 && r.copies == 1 && !r.resample, "a file without them reads as no noise, no mask, one copy, no resampling");
   }
   {
     int status = TestFinish("test_meas");

@@ -85,6 +85,9 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, TrainCtx *c)
     PetscCall(PetscStrlcat(c->ckpt, ".ckpt.h5", sizeof(c->ckpt)));
   }
   PetscCheck(c->yname[0] || (c->meas.level == 0 && c->meas.mask_prob == 0 && c->meas.copies == 1), comm, PETSC_ERR_ARG_INCOMP, "-noise_level, -mask_prob and -mask_copies need a condition y (-train_y)");
+  PetscCheck(!c->meas.resample || (c->yname[0] && (c->meas.level > 0 || c->meas.mask_prob > 0)), comm, PETSC_ERR_ARG_INCOMP, "-meas_resample redraws the measurement noise and masks, but this run has neither (-noise_level 0, -mask_prob 0): drop -meas_resample");
+  /* -meas_resample's stream copy indices (meas_epoch_copy) must stay below 2^32 */
+  PetscCheck(!c->meas.resample || MEAS_MAX_COPIES + 1 + (PetscInt64)c->to.epochs * c->meas.copies < ((PetscInt64)1 << 32), comm, PETSC_ERR_ARG_OUTOFRANGE, "-meas_resample with -train_epochs %" PetscInt_FMT " and -mask_copies %" PetscInt_FMT " needs more than 2^32 measurement streams: lower -train_epochs or -mask_copies", c->to.epochs, c->meas.copies);
   PetscCheck(strcmp(c->ckpt, c->model), comm, PETSC_ERR_ARG_WRONG, "-train_checkpoint and -model are the same file %s: give them different names", c->model);
   PetscFunctionReturn(0);
 }

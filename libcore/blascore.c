@@ -6,6 +6,7 @@
 #include "blascore.h"
 #include <cblas.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -57,15 +58,28 @@ void BlasCoreReexec(int argc, char **argv)
 {
   const char *want, *off = getenv("PDEDIFF_BLAS_REEXEC");
   const int   cpu = blascore_cpu_level();
+  char        self[4096];
+  ssize_t     n;
 
   (void)argc;
   if (getenv("OPENBLAS_CORETYPE")) return; /* the user's (or our restart's) choice */
-  if (off && !strcmp(off, "0")) return;
+  if (off && (!strcmp(off, "0") || !strcasecmp(off, "no") || !strcasecmp(off, "false"))) return;
+  /* under valgrind an exec would leave the tool (it does not follow children by default) */
+  if (getenv("VALGRIND_LAUNCHER")) return;
   if (blascore_core_level(blascore_core_name()) >= cpu) return;
   want = blascore_core_for_level(cpu);
-  if (!want || setenv(BLASCORE_WAS, blascore_core_name(), 1) || setenv("OPENBLAS_CORETYPE", want, 1)) return;
-  execv("/proc/self/exe", argv);
-  /* the restart failed (no /proc): run on with the library's choice; BlasCoreReport warns */
+  /* the program's own path (not the loader's or an emulator's, which /proc/self/exe names when
+     the program was started through them) */
+  n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (!want || n <= 0 || n >= (ssize_t)sizeof(self) - 1) return;
+  self[n] = 0;
+  if (setenv("OPENBLAS_CORETYPE", want, 1)) return;
+  if (setenv(BLASCORE_WAS, blascore_core_name(), 1)) {
+    unsetenv("OPENBLAS_CORETYPE");
+    return;
+  }
+  execv(self, argv);
+  /* the restart failed: run on with the library's choice; BlasCoreReport warns */
   unsetenv("OPENBLAS_CORETYPE");
   unsetenv(BLASCORE_WAS);
 }
@@ -76,7 +90,9 @@ PetscErrorCode BlasCoreReport(MPI_Comm comm)
   const int   cpu = blascore_cpu_level(), have = blascore_core_level(core);
 
   PetscFunctionBeginUser;
-  if (was) PetscCall(PetscFPrintf(comm, PETSC_STDERR, "pdediff: OpenBLAS had picked its %s kernels on this CPU; restarted with OPENBLAS_CORETYPE=%s (running: %s). Set OPENBLAS_CORETYPE yourself to choose, or PDEDIFF_BLAS_REEXEC=0 to keep the library's pick.\n", was, getenv("OPENBLAS_CORETYPE"), core));
+  if (was && have < cpu) /* the library cannot deliver the kernels asked for (built without them) */
+    PetscCall(PetscFPrintf(comm, PETSC_STDERR, "pdediff: WARNING: OpenBLAS had picked its %s kernels; restarted with OPENBLAS_CORETYPE=%s, but it runs %s, below this CPU's %s: this OpenBLAS lacks them. Set PDEDIFF_BLAS_REEXEC=0 to skip the restart, or link an OpenBLAS built for this CPU\n", was, getenv("OPENBLAS_CORETYPE"), core, blascore_core_for_level(cpu)));
+  else if (was) PetscCall(PetscFPrintf(comm, PETSC_STDERR, "pdediff: OpenBLAS had picked its %s kernels on this CPU; restarted with OPENBLAS_CORETYPE=%s (running: %s). Set OPENBLAS_CORETYPE yourself to choose, or PDEDIFF_BLAS_REEXEC=0 to keep the library's pick.\n", was, getenv("OPENBLAS_CORETYPE"), core));
   else if (have < cpu)
     PetscCall(PetscFPrintf(comm, PETSC_STDERR, "pdediff: WARNING: OpenBLAS runs its %s kernels but this CPU supports those of %s (GEMM up to 4x faster): set OPENBLAS_CORETYPE=%s in the environment of every rank\n", core, blascore_core_for_level(cpu), blascore_core_for_level(cpu)));
   PetscFunctionReturn(0);

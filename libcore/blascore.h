@@ -12,7 +12,8 @@
  * set (read from the feature bits, which the CPU does report) is better than the kernels OpenBLAS
  * picked, it sets OPENBLAS_CORETYPE to the best matching kernel set and re-executes the program
  * with the same arguments (same process: mpirun and SLURM see nothing). It does nothing when
- * OPENBLAS_CORETYPE is already set (the user's choice wins) or PDEDIFF_BLAS_REEXEC=0.
+ * OPENBLAS_CORETYPE is already set (the user's choice wins), PDEDIFF_BLAS_REEXEC=0 (or no,
+ * false), or under valgrind (whose tool an exec would leave).
  * BlasCoreReport() (after PetscInitialize) says on rank 0 what was done, or warns with the fix
  * when the kernels are still below the CPU. Every output file records the kernel set
  * (h5io provenance attribute blas_core). */

@@ -99,6 +99,14 @@ int main(int argc, char **argv)
       meas_noisy(&q, 5, meas_epoch_copy(&q, 1, 0), ny, y0, a);
       meas_noisy(&q, 5, meas_epoch_copy(&q, 2, 0), ny, y0, b);
       CHECK(a[0] != b[0] && a[29] != b[29], "epochs 1 and 2 draw different noise for the same pair and copy");
+      PetscInt differ = 0;
+      q.mask_prob = 0.5;
+      for (PetscInt r = 0; r < 20; r++) {
+        meas_mask(&q, r, meas_epoch_copy(&q, 1, 0), ny, a);
+        meas_mask(&q, r, meas_epoch_copy(&q, 2, 0), ny, b);
+        for (PetscInt j = 0; j < ny; j++) differ += a[j] != b[j];
+      }
+      CHECK(differ > 100 && differ < 500, "epochs 1 and 2 draw different masks: %d of 600 sensor states differ (about 300 expected)", (int)differ);
     }
   }
   { /* HDF5 round trip */

@@ -16,17 +16,13 @@
 int blascore_core_level(const char core[])
 {
   /* OpenBLAS 0.3.x x86-64 kernel sets by the instruction set their GEMM kernels use */
-  static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids"};
-  static const char *const avx2[]   = {"haswell", "zen", "excavator"};
-  static const char *const avx[]    = {"sandybridge", "bulldozer", "piledriver", "steamroller"};
+  static const struct {
+    const char *name;
+    int         level;
+  } sets[] = {{"skylakex", 3}, {"cooperlake", 3}, {"sapphirerapids", 3}, {"haswell", 2}, {"zen", 2}, {"excavator", 2}, {"sandybridge", 1}, {"bulldozer", 1}, {"piledriver", 1}, {"steamroller", 1}};
 
-  if (!core) return 0;
-  for (size_t i = 0; i < sizeof(avx512) / sizeof(avx512[0]); i++)
-    if (!strcasecmp(core, avx512[i])) return 3;
-  for (size_t i = 0; i < sizeof(avx2) / sizeof(avx2[0]); i++)
-    if (!strcasecmp(core, avx2[i])) return 2;
-  for (size_t i = 0; i < sizeof(avx) / sizeof(avx[0]); i++)
-    if (!strcasecmp(core, avx[i])) return 1;
+  for (size_t i = 0; core && i < sizeof(sets) / sizeof(sets[0]); i++)
+    if (!strcasecmp(core, sets[i].name)) return sets[i].level;
   return 0;
 }
 
@@ -68,8 +64,7 @@ void BlasCoreReexec(int argc, char **argv)
   if (getenv("VALGRIND_LAUNCHER")) return;
   if (blascore_core_level(blascore_core_name()) >= cpu) return;
   want = blascore_core_for_level(cpu);
-  /* the program's own path (not the loader's or an emulator's, which /proc/self/exe names when
-     the program was started through them) */
+  /* the running executable, as a path execv accepts on every kernel /proc/self/exe exists on */
   n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (!want || n <= 0 || n >= (ssize_t)sizeof(self) - 1) return;
   self[n] = 0;

@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""Where a posterior's error and calibration come from: the metrics of `pdediff posterior`, split by case.
+
+    /usr/bin/python3 postprocess/advdiff_breakdown.py POST.h5 [POST.h5 ...]
+
+For each file and sampler, one table row for all cases and one per group:
+  - mask models (`mask` dataset): cases by the number of sensors on (< 19, 19-22, 23+ of 30);
+  - the clipped prior: segments whose true flux is clipped to 0 against those above 0
+    (x = max(0, 2 + z): the posterior of a clipped segment has its mass on or near 0).
+Columns: values (cases x segments), error of the posterior mean / mean flux, 1- and 2-sigma
+coverage of the truth, RMS error / RMS std (1 for a calibrated spread), the median of
+|truth - mean| / std (0.674 for a Gaussian error of that std), and, for an unclipped prior, the
+mean |mean - mu_post| / prior std and the mean std / exact std (issue 6's exact goal).
+The whole-file row reproduces the figures that `pdediff posterior` prints.
+"""
+import sys
+
+import h5py
+import numpy as np
+
+
+def attr(f, name, default=None):
+    v = f.attrs.get(name, default)
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def groups(f):
+    """(label, boolean array over cases x segments) for every split this file supports"""
+    truth = f["truth"][:]
+    out = [("all", np.ones(truth.shape, bool))]
+    if "mask" in f and int(attr(f, "mask_input", 0)):
+        on = f["mask"][:].sum(axis=1)
+        for label, sel in (("< 19 sensors on", on < 19), ("19-22 sensors on", (on >= 19) & (on <= 22)),
+                           ("23+ sensors on", on >= 23)):
+            out.append((label, np.repeat(sel[:, None], truth.shape[1], axis=1)))
+    if int(attr(f, "prior_clipped", 1)) and "exact" not in f:
+        out.append(("true flux clipped to 0", truth <= 0))
+        out.append(("true flux > 0", truth > 0))
+    return out
+
+
+def rows(f, path):
+    truth = f["truth"][:]
+    mean_flux = float(attr(f, "mean_flux"))
+    out = []
+    for s in ("ode", "sde"):
+        if s not in f:
+            continue
+        m, sd = f[s + "/posterior_mean"][:], f[s + "/posterior_std"][:]
+        err = np.abs(m - truth)
+        z = err / np.maximum(sd, np.finfo(float).tiny)
+        if "exact" in f:
+            prior_sd = f["exact/prior_std"][:] if "exact/prior_std" in f else f["prior_std"][:]
+            ex_err = np.abs(m - f["exact/mean"][:]) / prior_sd
+            ratio = sd / f["exact/std"][:]
+        for label, sel in groups(f):
+            n = int(sel.sum())
+            if n == 0:
+                continue
+            cells = [f"{attr(f, 'sde_type', '?').upper()} {attr(f, 'noise_level'):g}", s.upper(), label, str(n),
+                     f"{100 * err[sel].mean() / mean_flux:.2f}%", f"{(z[sel] <= 1).mean():.3f}", f"{(z[sel] <= 2).mean():.3f}",
+                     f"{np.sqrt((err[sel] ** 2).mean() / (sd[sel] ** 2).mean()):.3f}", f"{np.median(z[sel]):.3f}"]
+            cells += [f"{ex_err[sel].mean():.3f}", f"{ratio[sel].mean():.3f}"] if "exact" in f else ["-", "-"]
+            out.append("| " + " | ".join(cells) + f" | {path} |")
+    return out
+
+
+def main(argv):
+    if not argv:
+        sys.exit(__doc__)
+    head = ("| run | sampler | cases | values | error / mean flux | 1-sigma cov. | 2-sigma cov. | RMS err / RMS std "
+            "| median abs err / std | vs exact: mean err. (prior std) | vs exact: std ratio | file |\n" + "|---" * 12 + "|")
+    body = []
+    for p in argv:
+        with h5py.File(p, "r") as f:
+            if "truth" not in f or "mean_flux" not in f.attrs:
+                sys.exit(f"{p}: not a pdediff posterior file with the true fluxes (write it with pdediff posterior)")
+            body += rows(f, p)
+    print(head)
+    print("\n".join(body))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

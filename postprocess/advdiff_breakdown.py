@@ -18,15 +18,11 @@ import sys
 import h5py
 import numpy as np
 
-
-def attr(f, name, default=None):
-    v = f.attrs.get(name, default)
-    return v.decode() if isinstance(v, bytes) else v
+from advdiff_posterior import attr, exact_prior_std
 
 
-def groups(f):
+def groups(f, truth):
     """(label, boolean array over cases x segments) for every split this file supports"""
-    truth = f["truth"][:]
     out = [("all", np.ones(truth.shape, bool))]
     if "mask" in f and int(attr(f, "mask_input", 0)):
         on = f["mask"][:].sum(axis=1)
@@ -42,6 +38,9 @@ def groups(f):
 def rows(f, path):
     truth = f["truth"][:]
     mean_flux = float(attr(f, "mean_flux"))
+    split = groups(f, truth)
+    if "exact" in f:
+        prior_sd, ex_mean, ex_sd = exact_prior_std(f), f["exact/mean"][:], f["exact/std"][:]
     out = []
     for s in ("ode", "sde"):
         if s not in f:
@@ -50,10 +49,9 @@ def rows(f, path):
         err = np.abs(m - truth)
         z = err / np.maximum(sd, np.finfo(float).tiny)
         if "exact" in f:
-            prior_sd = f["exact/prior_std"][:] if "exact/prior_std" in f else f["prior_std"][:]
-            ex_err = np.abs(m - f["exact/mean"][:]) / prior_sd
-            ratio = sd / f["exact/std"][:]
-        for label, sel in groups(f):
+            ex_err = np.abs(m - ex_mean) / prior_sd
+            ratio = sd / ex_sd
+        for label, sel in split:
             n = int(sel.sum())
             if n == 0:
                 continue

@@ -34,6 +34,11 @@ def attr(f, name, default=None):
     return v.decode() if isinstance(v, bytes) else v
 
 
+def exact_prior_std(f):
+    """the unit of the exact check's mean error: the prior std (sqrt of diag K; older files: the training set's)"""
+    return f["exact/prior_std"][:] if "exact/prior_std" in f else f["prior_std"][:]
+
+
 def key_of(f):
     """(formulation, mask model, unclipped Gaussian prior): the runs one figure compares"""
     mask = bool(attr(f, "mask_input", 0))
@@ -102,8 +107,7 @@ def fig_per_level(files, dataset, sampler, ylabel, out, title, prior=False):
 
 
 def fig_exact(f, samplers, out):
-    # the unit of the mean error: the prior std (sqrt of diag K; older files: the training set's)
-    prior_sd = f["exact/prior_std"][:] if "exact/prior_std" in f else f["prior_std"][:]
+    prior_sd = exact_prior_std(f)
     # exact/std: one row per segment, or one per case and segment for a mask model (its sensors)
     mu, ex_sd = f["exact/mean"][:], f["exact/std"][:]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))

@@ -6,7 +6,11 @@
 For each file and sampler, one table row for all cases and one per group:
   - mask models (`mask` dataset): cases by the number of sensors on (< 19, 19-22, 23+ of 30);
   - the clipped prior: segments whose true flux is clipped to 0 against those above 0
-    (x = max(0, 2 + z): the posterior of a clipped segment has its mass on or near 0).
+    (x = max(0, 2 + z): the posterior of a clipped segment has its mass on or near 0);
+  - every file, per sampler: the values by quartile of their posterior std / prior std (the
+    spread-skill check: a calibrated posterior covers the truth equally well at every width, so
+    a coverage that falls from the narrowest quartile to the widest says the narrow posteriors
+    are too wide, a floor of the network's resolution rather than the problem's).
 Columns: values (cases x segments), error of the posterior mean / mean flux, 1- and 2-sigma
 coverage of the truth, RMS error / RMS std (1 for a calibrated spread), the median of
 |truth - mean| / std (0.674 for a Gaussian error of that std), and, for an unclipped prior, the
@@ -35,6 +39,16 @@ def groups(f, truth):
     return out
 
 
+def std_quartiles(sd, prior_sd):
+    """(label, boolean array) for the four quartiles of sd / prior_sd over all values"""
+    r = sd / prior_sd
+    edges = np.quantile(r, [0.25, 0.5, 0.75])
+    q = np.searchsorted(edges, r, side="right")  # 0..3; every value in exactly one quartile
+    lo = np.concatenate([[r.min()], edges])
+    hi = np.concatenate([edges, [r.max()]])
+    return [(f"std quartile {k + 1} ({lo[k]:.3g}-{hi[k]:.3g} prior std)", q == k) for k in range(4)]
+
+
 def rows(f, path):
     truth = f["truth"][:]
     mean_flux = float(attr(f, "mean_flux"))
@@ -51,7 +65,7 @@ def rows(f, path):
         if "exact" in f:
             ex_err = np.abs(m - ex_mean) / prior_sd
             ratio = sd / ex_sd
-        for label, sel in split:
+        for label, sel in split + std_quartiles(sd, f["prior_std"][:]):
             n = int(sel.sum())
             if n == 0:
                 continue

@@ -53,6 +53,7 @@ def rows(f, path):
     truth = f["truth"][:]
     mean_flux = float(attr(f, "mean_flux"))
     split = groups(f, truth)
+    prior_std = f["prior_std"][:]  # the unit of the std quartiles, read once for both samplers
     if "exact" in f:
         prior_sd, ex_mean, ex_sd = exact_prior_std(f), f["exact/mean"][:], f["exact/std"][:]
     out = []
@@ -65,7 +66,7 @@ def rows(f, path):
         if "exact" in f:
             ex_err = np.abs(m - ex_mean) / prior_sd
             ratio = sd / ex_sd
-        for label, sel in split + std_quartiles(sd, f["prior_std"][:]):
+        for label, sel in split + std_quartiles(sd, prior_std):
             n = int(sel.sum())
             if n == 0:
                 continue

@@ -59,7 +59,12 @@ init_run() {
   done
   cp "$conf" "$run/sweep.conf"
   {
-    for form in $FORMS; do for level in $LEVELS; do cell_line "${form}_$level" "$form" "$level"; done; done
+    # ZERO_ARGS: the noise-free cells' own training options (the true posterior there is ~0.002
+    # prior std, under the network's resolution, which falls with longer low-rate training)
+    for form in $FORMS; do for level in $LEVELS; do
+      if [[ "$level" =~ ^0*[.]?0*$ ]]; then cell_line "${form}_$level" "$form" "$level" "${ZERO_ARGS:-}"
+      else cell_line "${form}_$level" "$form" "$level"; fi
+    done; done
     for form in ${MASK_FORMS:-}; do for level in ${MASK_LEVELS:-$LEVELS}; do
       cell_line "${form}_mask_$level" "$form" "$level" "${MASK_ARGS:--mask_prob 0.7 -mask_copies 4}"; done; done
   } > "$run/cells.txt.tmp"

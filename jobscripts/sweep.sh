@@ -25,7 +25,7 @@ cmd=${1:-}; [ -n "$cmd" ] || usage; shift
 
 # init CONF RUN: checks the experiment, snapshots it and its options files, writes the cell list.
 init_run() {
-  local conf=$1 run=$2 f
+  local conf=$1 run=$2 f extra
   [ -r "$conf" ] || pd_die "sweep: experiment file $conf not found (see inputs/sweep_paper.conf, inputs/sweep_quick.conf)"
   (
     # shellcheck disable=SC1090
@@ -62,8 +62,8 @@ init_run() {
     # ZERO_ARGS: the noise-free cells' own training options (the true posterior there is ~0.002
     # prior std, under the network's resolution, which falls with longer low-rate training)
     for form in $FORMS; do for level in $LEVELS; do
-      if [[ "$level" =~ ^0*[.]?0*$ ]]; then cell_line "${form}_$level" "$form" "$level" "${ZERO_ARGS:-}"
-      else cell_line "${form}_$level" "$form" "$level"; fi
+      extra=""; [[ ! "$level" =~ ^0*[.]?0*$ ]] || extra=${ZERO_ARGS:-}
+      cell_line "${form}_$level" "$form" "$level" "$extra"
     done; done
     for form in ${MASK_FORMS:-}; do for level in ${MASK_LEVELS:-$LEVELS}; do
       cell_line "${form}_mask_$level" "$form" "$level" "${MASK_ARGS:--mask_prob 0.7 -mask_copies 4}"; done; done

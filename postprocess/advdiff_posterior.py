@@ -99,7 +99,8 @@ def fig_per_level(files, dataset, sampler, ylabel, out, title, prior=False):
         ax.set_xlabel(f"segment ({w} wall)")
         ax.grid(alpha=0.3)
     lo.set_ylabel(ylabel)
-    hi.legend(fontsize=8)
+    # outside the axes: with six noise levels and the prior an inside legend covers the wall ends
+    hi.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out, dpi=120)

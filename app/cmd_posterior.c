@@ -21,14 +21,20 @@
  *   3b. MCMC reference (beyond the paper): with the paper's clipped prior and noise > 0, elliptical
  *      slice sampling on the GP latent (mcmc.h) for the first -posterior_mcmc test cases (split over
  *      the ranks) gives reference posterior means and stds to measure the diffusion posterior with;
+ *   With -posterior_checkpoint FILE the sampling stage can be stopped and resumed (post_ckpt.h):
+ *   every -posterior_checkpoint_interval seconds and on SIGTERM/SIGUSR1 (SLURM's warning before
+ *   a time limit, scancel) the finished cases go to FILE; a stopped run exits with status 3 and
+ *   the same command continues where it stopped, at any rank count, to the same results.
  *   4. one HDF5 file (FILE.partial, renamed when complete): per case the truth, measurement, mask,
  *      posterior mean and std per sampler; all samples of the -posterior_keep_cases; the per-segment
  *      metrics of Figures 7-10, 13, 14 and the calibration scores as datasets and attributes. */
 #include "commands.h"
+#include "jobsig.h"
 #include "mcmc.h"
 #include "meas.h"
 #include "model.h"
 #include "post.h"
+#include "post_ckpt.h"
 #include "sampler.h"
 #include "stats.h"
 #include <math.h>
@@ -55,6 +61,9 @@ typedef struct {
   SamplerOpts so;
   Meas        meas;      /* the model's, with -noise_level/-noise_seed/-mask_seed overrides */
   PetscBool   level_set;
+  char        ckpt[PETSC_MAX_PATH_LEN]; /* -posterior_checkpoint ("": none) */
+  PetscReal   ckpt_interval;
+  PetscInt    test_signal_batch;
   PetscBool   help;
 } PostCtx;
 
@@ -85,12 +94,14 @@ typedef struct { /* the exact Gaussian posterior of every case, replicated */
 typedef struct { /* one sampler's results: this rank's cases, then the global metrics */
   SamplerType type;
   PetscReal  *mean, *std, *crps, *in1, *in2; /* nlocal x nx */
+  PetscReal  *done;                          /* nlocal: 1 once sampled (here or by a checkpointed run) */
   PetscReal  *kept;                          /* nkeep x ns x nx (replicated after the reduction) */
   PetscReal  *seg_err, *seg_std, *seg_crps, *seg_cov1, *seg_cov2; /* nx each */
   PetscReal   err, cov1, cov2, crps_mean, std_ratio_prior;
   PetscReal   ex_err, ex_ratio_mean, ex_ratio_min, ex_ratio_max; /* against the exact posterior */
   PetscReal   mc_err, mc_ratio_mean, mc_ratio_min, mc_ratio_max; /* against the MCMC reference */
-  SamplerStats st;
+  SamplerStats st_run; /* this rank's counts for the cases it sampled in this run */
+  SamplerStats st;     /* global counts of every case (this run's and a checkpoint's) */
 } PostResult;
 
 static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
@@ -106,6 +117,9 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   c->nsamples   = 1000;
   c->case_batch = 16;
   c->log_interval = 60;
+  c->ckpt[0]       = 0;
+  c->ckpt_interval = 600;
+  c->test_signal_batch = -1;
   c->nkeep      = 3;
   for (PetscInt k = 0; k < POST_MAX_KEEP; k++) c->keep[k] = k;
   c->samplers[0] = SAMPLER_ODE;
@@ -144,6 +158,9 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCall(PetscOptionsInt("-mcmc_max_iter", "Cap on the steps after burn-in of an extended chain", "posterior", c->mo.max_iter, &c->mo.max_iter, NULL));
   PetscCall(PetscOptionsBool("-mcmc_refit", "Refit the slice sampler's Gaussian reference to the burn-in (else: the unclipped posterior throughout)", "posterior", c->mo.refit, &c->mo.refit, NULL));
   PetscCall(PetscOptionsString("-posterior_output", "Output HDF5 file (written as FILE.partial, renamed when complete)", "posterior", c->output, c->output, sizeof(c->output), NULL));
+  PetscCall(PetscOptionsString("-posterior_checkpoint", "Restart file of the sampling stage: finished cases are saved there every -posterior_checkpoint_interval s and on SIGTERM/SIGUSR1 (then exit status 3); rerunning the same command resumes from it; removed when the output is written (default: none)", "posterior", c->ckpt, c->ckpt, sizeof(c->ckpt), NULL));
+  PetscCall(PetscOptionsReal("-posterior_checkpoint_interval", "Seconds between checkpoints (0: only on SIGTERM/SIGUSR1)", "posterior", c->ckpt_interval, &c->ckpt_interval, NULL));
+  PetscCall(PetscOptionsInt("-posterior_test_signal_batch", "Testing: the last rank raises SIGUSR1 after this many case batches of the run (-1: never)", "posterior", c->test_signal_batch, &c->test_signal_batch, NULL));
   PetscOptionsEnd();
   if (set_s) c->nsamplers = nsamp;
   if (set_k) c->nkeep = nkeep;
@@ -169,6 +186,13 @@ static PetscErrorCode ProcessOptions(MPI_Comm comm, PostCtx *c)
   PetscCheck(c->nsamplers >= 1, comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers: name at least one of ode, sde");
   PetscCheck(c->nsamplers == 1 || c->samplers[0] != c->samplers[1], comm, PETSC_ERR_ARG_WRONG, "-posterior_samplers names %s twice", SamplerTypes[c->samplers[0]]);
   PetscCall(H5ioCheckWritable(comm, c->output, "-posterior_output"));
+  PetscCheck(c->ckpt_interval >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_checkpoint_interval %g: must be >= 0 seconds (0: only on SIGTERM/SIGUSR1)", (double)c->ckpt_interval);
+  if (c->ckpt[0]) {
+    PetscBool same;
+    PetscCall(PetscStrcmp(c->ckpt, c->output, &same));
+    PetscCheck(!same, comm, PETSC_ERR_ARG_WRONG, "-posterior_checkpoint %s is also the -posterior_output: give the checkpoint its own name (e.g. %s.ckpt)", c->ckpt, c->output);
+    PetscCall(H5ioCheckWritable(comm, c->ckpt, "-posterior_checkpoint"));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -339,8 +363,11 @@ static PetscErrorCode ReadMeasurementFile(MPI_Comm comm, PostCtx *c, const Model
   PetscFunctionReturn(0);
 }
 
-/* Sample this rank's cases with one sampler; per-case summaries and the kept cases' samples. */
-static PetscErrorCode SampleCases(MPI_Comm comm, const PostCtx *c, const Model *m, const TestSet *ts, PetscInt nloc, PetscInt c0, PostResult *r)
+/* Sample this rank's cases that are not done with one sampler; per-case summaries and the kept
+   cases' samples (this rank's; CmdPosterior sums them over the ranks when every sampler is done).
+   With a checkpoint (ck != NULL) the ranks agree after every batch, in one small Allreduce, on
+   whether a signal came (then all save and *stopped is set) or a checkpoint is due. */
+static PetscErrorCode SampleCases(MPI_Comm comm, const PostCtx *c, const Model *m, const TestSet *ts, PetscInt nloc, PetscInt c0, PostResult *r, const PostCkpt *ck, PetscBool *stopped)
 {
   const PetscInt ns = c->nsamples, nx = m->nx, nc = m->ncond;
   SamplerOpts    so = c->so;
@@ -348,51 +375,87 @@ static PetscErrorCode SampleCases(MPI_Comm comm, const PostCtx *c, const Model *
   ScoreModel     sm;
   PetscReal     *x, *cond, *work;
   SamplerStats   st;
-  PetscLogDouble t0, tlast, tnow;
+  PetscLogDouble t0, tlast, tckpt, tnow;
+  PetscInt       left = 0, nrun = 0, nbatch = 0, l = 0;
+  PetscMPIInt    rank, size;
 
   PetscFunctionBeginUser;
+  *stopped = PETSC_FALSE;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
   so.type = r->type;
   PetscCall(PetscTime(&t0));
-  tlast = t0;
-  PetscCall(PetscMemzero(&r->st, sizeof(r->st)));
+  tlast = tckpt = t0;
+  for (PetscInt i = 0; i < nloc; i++) left += !(r->done[i] > 0);
   PetscCall(ModelScoreCtxCreate(m, so.chunk, &sc));
   ModelScoreModel(&sc, &sm);
   PetscCall(PetscMalloc3((size_t)c->case_batch * ns * nx, &x, (size_t)c->case_batch * ns * nc, &cond, ns, &work));
-  for (PetscInt b0 = 0; b0 < nloc; b0 += c->case_batch) {
-    const PetscInt nb = PetscMin(c->case_batch, nloc - b0);
-    for (PetscInt i = 0; i < nb; i++) {
-      const PetscInt g = c0 + b0 + i;
-      model_condition(m, ts->y + (size_t)g * m->ny, ts->mask + (size_t)g * m->ny, cond + (size_t)i * ns * nc);
-      for (PetscInt s = 1; s < ns; s++) PetscCall(PetscArraycpy(cond + ((size_t)i * ns + s) * nc, cond + (size_t)i * ns * nc, nc));
+  for (;;) {
+    PetscInt b0, nb = 0;
+    /* the next run of up to case_batch consecutive cases not yet done */
+    while (l < nloc && r->done[l] > 0) l++;
+    b0 = l;
+    while (l < nloc && nb < c->case_batch && !(r->done[l] > 0)) l++, nb++;
+    if (nb) {
+      for (PetscInt i = 0; i < nb; i++) {
+        const PetscInt g = c0 + b0 + i;
+        model_condition(m, ts->y + (size_t)g * m->ny, ts->mask + (size_t)g * m->ny, cond + (size_t)i * ns * nc);
+        for (PetscInt s = 1; s < ns; s++) PetscCall(PetscArraycpy(cond + ((size_t)i * ns + s) * nc, cond + (size_t)i * ns * nc, nc));
+      }
+      /* particle index = case x ns + sample: the same draws at any rank count and batch size */
+      PetscCall(SamplerRun(&m->sch, &so, &sm, nb * ns, (PetscInt64)(c0 + b0) * ns, cond, x, &st, NULL, NULL));
+      r->st_run.score_evals += st.score_evals;
+      r->st_run.score_calls += st.score_calls;
+      r->st_run.steps += st.steps;
+      r->st_run.rejected += st.rejected;
+      r->st_run.max_particle_steps = PetscMax(r->st_run.max_particle_steps, st.max_particle_steps);
+      r->st_run.time += st.time;
+      ModelDenormalizeXReal(m, nb * ns, x);
+      for (PetscInt i = 0; i < nb; i++) {
+        const PetscInt   li = b0 + i, g = c0 + li;
+        const PetscReal *xi = x + (size_t)i * ns * nx;
+        PetscCall(PostSummarize(ns, nx, xi, ts->truth ? ts->truth + (size_t)g * nx : NULL, r->mean + (size_t)li * nx, r->std + (size_t)li * nx, r->crps + (size_t)li * nx, r->in1 + (size_t)li * nx, r->in2 + (size_t)li * nx, work));
+        for (PetscInt k = 0; k < c->nkeep; k++)
+          if (c->keep[k] == g) PetscCall(PetscArraycpy(r->kept + (size_t)k * ns * nx, xi, (size_t)ns * nx));
+        r->done[li] = 1;
+      }
+      left -= nb;
+      nrun += nb;
+      nbatch++;
+      /* progress of a long job (1,000 cases x 1,000 samples is an hour per sampler on a few ranks):
+         rank 0's own share, printed by rank 0 alone, so no rank waits for another */
+      PetscCall(PetscTime(&tnow));
+      if (c->log_interval > 0 && tnow - tlast >= c->log_interval && left > 0) {
+        const double rate = (double)nrun / (tnow - t0); /* cases per second in this run */
+        PetscCall(PetscPrintf(comm, "posterior %s: %" PetscInt_FMT " of %" PetscInt_FMT " cases on rank 0 in %.0f s, %.1f samples/s per rank, ETA %.0f s\n", SamplerTypes[r->type], nloc - left, nloc, tnow - t0, rate * ns, left / rate));
+        tlast = tnow;
+      }
+      if (ck && c->test_signal_batch == nbatch && rank == size - 1) raise(SIGUSR1);
     }
-    /* particle index = case x ns + sample: the same draws at any rank count and batch size */
-    PetscCall(SamplerRun(&m->sch, &so, &sm, nb * ns, (PetscInt64)(c0 + b0) * ns, cond, x, &st, NULL, NULL));
-    r->st.score_evals += st.score_evals;
-    r->st.score_calls += st.score_calls;
-    r->st.steps += st.steps;
-    r->st.rejected += st.rejected;
-    r->st.max_particle_steps = PetscMax(r->st.max_particle_steps, st.max_particle_steps);
-    r->st.time += st.time;
-    ModelDenormalizeXReal(m, nb * ns, x);
-    for (PetscInt i = 0; i < nb; i++) {
-      const PetscInt   l = b0 + i, g = c0 + l;
-      const PetscReal *xi = x + (size_t)i * ns * nx;
-      PetscCall(PostSummarize(ns, nx, xi, ts->truth ? ts->truth + (size_t)g * nx : NULL, r->mean + (size_t)l * nx, r->std + (size_t)l * nx, r->crps + (size_t)l * nx, r->in1 + (size_t)l * nx, r->in2 + (size_t)l * nx, work));
-      for (PetscInt k = 0; k < c->nkeep; k++)
-        if (c->keep[k] == g) PetscCall(PetscArraycpy(r->kept + (size_t)k * ns * nx, xi, (size_t)ns * nx));
+    if (!ck) {
+      if (!nb) break;
+      continue;
     }
-    /* progress of a long job (1,000 cases x 1,000 samples is an hour per sampler on a few ranks):
-       rank 0's own share, printed by rank 0 alone, so no rank waits for another */
-    PetscCall(PetscTime(&tnow));
-    if (c->log_interval > 0 && tnow - tlast >= c->log_interval && b0 + nb < nloc) {
-      const double rate = (double)(b0 + nb) / (tnow - t0); /* cases per second */
-      PetscCall(PetscPrintf(comm, "posterior %s: %" PetscInt_FMT " of %" PetscInt_FMT " cases on rank 0 in %.0f s, %.1f samples/s per rank, ETA %.0f s\n", SamplerTypes[r->type], b0 + nb, nloc, tnow - t0, rate * ns, (nloc - b0 - nb) / rate));
-      tlast = tnow;
+    {
+      int flags[3], g[3];
+      PetscCall(PetscTime(&tnow));
+      flags[0] = JobSignalPending() != 0;
+      flags[1] = !rank && c->ckpt_interval > 0 && tnow - tckpt >= c->ckpt_interval;
+      flags[2] = left > 0;
+      PetscCallMPI(MPI_Allreduce(flags, g, 3, MPI_INT, MPI_MAX, comm));
+      if (g[0] || g[1]) {
+        PetscCall(PostCkptWrite(comm, ck));
+        tckpt = tnow;
+      }
+      if (g[0]) {
+        *stopped = PETSC_TRUE;
+        break;
+      }
+      if (!g[2]) break;
     }
   }
   PetscCall(PetscFree3(x, cond, work));
   PetscCall(ModelScoreCtxDestroy(&sc));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, r->kept, (PetscMPIInt)((size_t)c->nkeep * ns * nx), MPIU_REAL, MPI_SUM, comm));
   PetscFunctionReturn(0);
 }
 
@@ -788,6 +851,119 @@ static PetscErrorCode WriteContents(H5io *io, const PostCtx *c, const Model *m, 
   PetscFunctionReturn(0);
 }
 
+static PetscErrorCode ResultCreate(const PostCtx *c, const Model *m, PetscInt nloc, SamplerType type, PostResult *r)
+{
+  const size_t n = (size_t)PetscMax(nloc, 1) * m->nx;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(r, sizeof(*r)));
+  r->type = type;
+  PetscCall(PetscMalloc5(n, &r->mean, n, &r->std, n, &r->crps, n, &r->in1, n, &r->in2));
+  PetscCall(PetscCalloc1((size_t)PetscMax(nloc, 1), &r->done));
+  PetscCall(PetscCalloc1((size_t)PetscMax(c->nkeep, 1) * c->nsamples * m->nx, &r->kept));
+  PetscCall(PetscMalloc5(m->nx, &r->seg_err, m->nx, &r->seg_std, m->nx, &r->seg_crps, m->nx, &r->seg_cov1, m->nx, &r->seg_cov2));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode ResultDestroy(PostResult *r)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree5(r->mean, r->std, r->crps, r->in1, r->in2));
+  PetscCall(PetscFree(r->done));
+  PetscCall(PetscFree(r->kept));
+  PetscCall(PetscFree5(r->seg_err, r->seg_std, r->seg_crps, r->seg_cov1, r->seg_cov2));
+  PetscFunctionReturn(0);
+}
+
+/* Fingerprint of everything the samples depend on: the network (weights, normalisation, forward
+   process, parametrisation), the test measurements and masks (data set, rows, noise level and
+   seeds), samples per case, the samplers and their options. */
+static uint64_t RunKey(const PostCtx *c, const Model *m, const TestSet *ts)
+{
+  const SamplerOpts *o = &c->so;
+  const PetscReal    sch[6] = {m->sch.T, m->sch.eps, m->sch.sigma_max, m->sch.beta_min, m->sch.beta_max, m->sch.p};
+  const PetscReal    so[6]  = {o->alpha, o->dtau, o->grid_power, o->rtol, o->atol, o->hmax};
+  const PetscInt64   ints[16] = {m->nx, m->ny, m->ncond, m->norm, m->sch.type, m->par.embed, m->par.output, m->arch.nparams, ts->ntest, ts->first, c->nsamples, o->max_steps, o->seed, o->start, o->denoise, c->nsamplers};
+  uint64_t           h;
+
+  PostCkptKeyInit(&h);
+  PostCkptKeyAdd(&h, ints, sizeof(ints));
+  PostCkptKeyAdd(&h, sch, sizeof(sch));
+  PostCkptKeyAdd(&h, so, sizeof(so));
+  for (PetscInt s = 0; s < c->nsamplers; s++) {
+    const PetscInt64 t = c->samplers[s];
+    PostCkptKeyAdd(&h, &t, sizeof(t));
+  }
+  PostCkptKeyAdd(&h, m->params, sizeof(float) * (size_t)m->arch.nparams);
+  PostCkptKeyAdd(&h, m->x_lo, sizeof(PetscReal) * (size_t)m->nx);
+  PostCkptKeyAdd(&h, m->x_hi, sizeof(PetscReal) * (size_t)m->nx);
+  PostCkptKeyAdd(&h, m->y_lo, sizeof(PetscReal) * (size_t)m->ny);
+  PostCkptKeyAdd(&h, m->y_hi, sizeof(PetscReal) * (size_t)m->ny);
+  if (o->start == SAMPLER_START_MEAN) PostCkptKeyAdd(&h, o->start_mean, sizeof(PetscReal) * (size_t)m->nx);
+  PostCkptKeyAdd(&h, ts->y, sizeof(PetscReal) * (size_t)ts->ntest * ts->ny);
+  PostCkptKeyAdd(&h, ts->mask, sizeof(PetscReal) * (size_t)ts->ntest * ts->ny);
+  return h;
+}
+
+/* Global count of the done cases of each sampler into done[]. */
+static PetscErrorCode CountDone(MPI_Comm comm, const PostCkpt *ck, PetscInt64 done[2])
+{
+  PetscFunctionBeginUser;
+  for (PetscInt s = 0; s < ck->nsamplers; s++) {
+    done[s] = 0;
+    for (PetscInt l = 0; l < ck->nloc; l++) done[s] += ck->s[s].done[l] > 0;
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, done, (PetscMPIInt)ck->nsamplers, MPIU_INT64, MPI_SUM, comm));
+  PetscFunctionReturn(0);
+}
+
+/* Point the checkpoint at the results and read it if it exists (a resumed run). */
+static PetscErrorCode CheckpointResume(MPI_Comm comm, const PostCtx *c, const Model *m, const TestSet *ts, PetscInt nloc, PetscInt c0, PostResult res[], PostCkpt *ck)
+{
+  PetscBool  resumed;
+  PetscInt64 done[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(ck, sizeof(*ck)));
+  PetscCall(PetscStrncpy(ck->path, c->ckpt, sizeof(ck->path)));
+  ck->key       = RunKey(c, m, ts);
+  ck->ntest     = ts->ntest;
+  ck->c0        = c0;
+  ck->nloc      = nloc;
+  ck->nx        = m->nx;
+  ck->ns        = c->nsamples;
+  ck->nkeep     = c->nkeep;
+  ck->keep      = c->keep;
+  ck->nsamplers = c->nsamplers;
+  for (PetscInt s = 0; s < c->nsamplers; s++) {
+    PostCkptSampler *k = &ck->s[s];
+    PostResult      *r = &res[s];
+    k->type = r->type;
+    k->mean = r->mean, k->std = r->std, k->crps = r->crps, k->in1 = r->in1, k->in2 = r->in2;
+    k->done = r->done;
+    k->kept = r->kept;
+    k->st   = &r->st_run;
+  }
+  PetscCall(PostCkptRead(comm, ck, &resumed));
+  if (!resumed) PetscFunctionReturn(0);
+  PetscCall(CountDone(comm, ck, done));
+  PetscCall(PetscPrintf(comm, "posterior: resuming from the checkpoint %s:", ck->path));
+  for (PetscInt s = 0; s < ck->nsamplers; s++) PetscCall(PetscPrintf(comm, " %s %" PetscInt64_FMT " of %" PetscInt64_FMT " cases done%s", SamplerTypes[ck->s[s].type], done[s], ck->ntest, s + 1 < ck->nsamplers ? "," : "\n"));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode CheckpointStopped(MPI_Comm comm, const PostCtx *c, const PostCkpt *ck)
+{
+  PetscInt64 done[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(CountDone(comm, ck, done));
+  PetscCall(PetscPrintf(comm, "posterior: interrupted by SIGTERM/SIGUSR1; checkpoint %s holds", ck->path));
+  for (PetscInt s = 0; s < ck->nsamplers; s++) PetscCall(PetscPrintf(comm, " %s %" PetscInt64_FMT " of %" PetscInt64_FMT " cases%s", SamplerTypes[ck->s[s].type], done[s], ck->ntest, s + 1 < ck->nsamplers ? "," : ""));
+  PetscCall(PetscPrintf(comm, "; %s not written: rerun the same command to continue (exit status %d)\n", c->output, PDEDIFF_EXIT_INTERRUPTED));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
 {
   PetscErrorCode ierr;
@@ -802,10 +978,15 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   PetscLogStage st_data, st_sample, st_exact, st_write;
   H5io          io;
   char          desc[256];
+  PostCkpt      ck;
+  PetscBool     stopped = PETSC_FALSE;
 
   PetscFunctionBeginUser;
   PetscCall(ProcessOptions(comm, &c));
   if (c.help) PetscFunctionReturn(0);
+  /* a signal from here on (a job started close to its limit) stops sampling after its first batch
+     with a checkpoint, instead of PETSc's abort */
+  if (c.ckpt[0]) PetscCall(JobSignalsCatch(NULL));
   PetscCall(PetscLogStageRegister("Posterior data", &st_data));
   PetscCall(PetscLogStageRegister("Posterior sample", &st_sample));
   PetscCall(PetscLogStageRegister("Posterior exact", &st_exact));
@@ -828,6 +1009,8 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   c0 = (PetscInt)first64;
   PetscCall(SchedDescribe(&m.sch, desc, sizeof(desc)));
   PetscCall(PetscPrintf(comm, "posterior: model %s (%s, %s); %" PetscInt_FMT " test cases%s%s, noise level %.6g (sigma %.6g), %" PetscInt_FMT " samples per case\n", c.model, desc, m.mask ? "mask input" : "all sensors", ts.ntest, c.data[0] ? " from " : " from the file ", c.data[0] ? c.data : c.meas_file, (double)c.meas.level, (double)c.meas.sigma, c.nsamples));
+  for (PetscInt s = 0; s < c.nsamplers; s++) PetscCall(ResultCreate(&c, &m, nloc, c.samplers[s], &res[s]));
+  if (c.ckpt[0]) PetscCall(CheckpointResume(comm, &c, &m, &ts, nloc, c0, res, &ck));
   PetscCall(PetscLogStagePop());
 
   /* exact posterior first: a refusal costs nothing */
@@ -850,41 +1033,41 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
   PetscCall(PetscLogStagePop());
 
   PetscCall(PetscLogStagePush(st_sample));
-  for (PetscInt s = 0; s < c.nsamplers; s++) {
+  for (PetscInt s = 0; s < c.nsamplers && !stopped; s++) {
     PostResult *r = &res[s];
-    PetscCall(PetscMemzero(r, sizeof(*r)));
-    r->type = c.samplers[s];
-    PetscCall(PetscMalloc5((size_t)PetscMax(nloc, 1) * m.nx, &r->mean, (size_t)PetscMax(nloc, 1) * m.nx, &r->std, (size_t)PetscMax(nloc, 1) * m.nx, &r->crps, (size_t)PetscMax(nloc, 1) * m.nx, &r->in1, (size_t)PetscMax(nloc, 1) * m.nx, &r->in2));
-    PetscCall(PetscCalloc1((size_t)PetscMax(c.nkeep, 1) * c.nsamples * m.nx, &r->kept));
-    PetscCall(PetscMalloc5(m.nx, &r->seg_err, m.nx, &r->seg_std, m.nx, &r->seg_crps, m.nx, &r->seg_cov1, m.nx, &r->seg_cov2));
-    PetscCall(SampleCases(comm, &c, &m, &ts, nloc, c0, r));
-    {
-      SamplerStats g;
-      PetscCall(SamplerStatsReduce(comm, &r->st, &g));
-      r->st = g;
-    }
+    PetscCall(SampleCases(comm, &c, &m, &ts, nloc, c0, r, c.ckpt[0] ? &ck : NULL, &stopped));
+    if (stopped) break;
+    if (c.ckpt[0]) {
+      PetscCall(PostCkptWrite(comm, &ck)); /* this sampler is safe before the next one starts */
+      PetscCall(PostCkptStatsTotal(comm, &ck.s[s], &r->st));
+    } else PetscCall(SamplerStatsReduce(comm, &r->st_run, &r->st));
     if (ts.truth) PetscCall(Metrics(comm, &ts, nloc, c0, &ex, r));
     if (ref.n) PetscCall(CompareMcmc(comm, &ts, nloc, c0, &ref, r));
     PetscCall(Report(comm, &c, &ts, r, ex.on, &ref));
   }
   PetscCall(PetscLogStagePop());
 
-  PetscCall(PetscLogStagePush(st_write));
-  PetscCall(H5ioCreate(comm, c.output, &io));
-  ierr = WriteContents(&io, &c, &m, &ts, desc, nloc, c0, res, &ex, &ref);
-  if (ierr) { /* no half-written file under any name */
-    PetscCall(H5ioAbort(&io));
-    PetscCall(ierr);
-  }
-  PetscCall(H5ioCommit(&io));
-  PetscCall(PetscPrintf(comm, "posterior: wrote %s\n", c.output));
-  PetscCall(PetscLogStagePop());
+  if (stopped) {
+    PetscCall(CheckpointStopped(comm, &c, &ck));
+    *status = PDEDIFF_EXIT_INTERRUPTED;
+  } else {
+    /* the kept cases' samples were sampled on the ranks that own them: replicate them */
+    for (PetscInt s = 0; s < c.nsamplers; s++) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, res[s].kept, (PetscMPIInt)((size_t)c.nkeep * c.nsamples * m.nx), MPIU_REAL, MPI_SUM, comm));
 
-  for (PetscInt s = 0; s < c.nsamplers; s++) {
-    PetscCall(PetscFree5(res[s].mean, res[s].std, res[s].crps, res[s].in1, res[s].in2));
-    PetscCall(PetscFree(res[s].kept));
-    PetscCall(PetscFree5(res[s].seg_err, res[s].seg_std, res[s].seg_crps, res[s].seg_cov1, res[s].seg_cov2));
+    PetscCall(PetscLogStagePush(st_write));
+    PetscCall(H5ioCreate(comm, c.output, &io));
+    ierr = WriteContents(&io, &c, &m, &ts, desc, nloc, c0, res, &ex, &ref);
+    if (ierr) { /* no half-written file under any name (a checkpoint stays) */
+      PetscCall(H5ioAbort(&io));
+      PetscCall(ierr);
+    }
+    PetscCall(H5ioCommit(&io));
+    PetscCall(PetscPrintf(comm, "posterior: wrote %s\n", c.output));
+    if (c.ckpt[0]) PetscCall(PostCkptRemove(comm, &ck)); /* only now: the output holds everything it had */
+    PetscCall(PetscLogStagePop());
   }
+
+  for (PetscInt s = 0; s < c.nsamplers; s++) PetscCall(ResultDestroy(&res[s]));
   PetscCall(ExactRefDestroy(&ex));
   if (ref.n) PetscCall(PetscFree2(ref.mean, ref.std));
   if (ts.truth) PetscCall(PetscFree6(ts.truth, ts.y_clean, ts.y, ts.mask, ts.H, ts.K));

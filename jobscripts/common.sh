@@ -84,3 +84,39 @@ pd_task() {
   [ -n "$TASK" ] || pd_die "$(basename "$0"): no cell index: submit it as an array (sbatch --array=0-$(( $(wc -l < "$RUN/cells.txt") - 1 )) ...) or set PDEDIFF_TASK=N"
   [[ "$TASK" =~ ^[0-9]+$ ]] || pd_die "$(basename "$0"): cell index '$TASK' is not a non-negative integer"
 }
+
+# pd_run_resumable STAGE WHAT CKPT NP cmd...: a stage's MPI run (pd_launcher NP) that survives time
+# limits. STAGE names it in messages ("train ve_0.01"), WHAT is what fails ("training"), CKPT its
+# checkpoint. The launcher runs in the background (its PID in PD_STEP) so a trap runs at once; it
+# passes SIGUSR1/SIGTERM to srun/mpirun, which forward them to every rank; pdediff then writes CKPT
+# and exits with status 3 (PDEDIFF_EXIT_INTERRUPTED). USR1 is SLURM's warning before the time limit
+# (#SBATCH --signal=B:USR1@120): the job is requeued and resumes from CKPT (after any failure that
+# follows the warning: it is the signal's doing). TERM is scancel or the limit itself: the
+# checkpoint is written but the job is not requeued. Any other failure goes to pd_fail.
+pd_on_signal() { PD_SIGNALLED=$1; [ -z "${PD_STEP:-}" ] || kill "-$1" "$PD_STEP" 2>/dev/null || true; }
+pd_run_resumable() {
+  local stage=$1 what=$2 ckpt=$3 np=$4 st=0 id
+  shift 4
+  PD_SIGNALLED="" PD_STEP=""
+  if [ -n "${SLURM_JOB_ID:-}" ]; then trap 'pd_on_signal USR1' USR1; trap 'pd_on_signal TERM' TERM; fi
+  # shellcheck disable=SC2046
+  $(pd_launcher "$np") "$@" &
+  PD_STEP=$!
+  [ -z "$PD_SIGNALLED" ] || kill "-$PD_SIGNALLED" "$PD_STEP" 2>/dev/null || true
+  while kill -0 "$PD_STEP" 2>/dev/null; do wait "$PD_STEP" || true; done   # a trapped signal interrupts wait
+  wait "$PD_STEP" || st=$?                                                  # the launcher's own exit status
+  trap - USR1 TERM
+  if [ "$PD_SIGNALLED" = USR1 ] && [ $st -ne 0 ]; then
+    if [ -n "${SLURM_JOB_ID:-}" ] && [ "${SLURM_RESTART_COUNT:-0}" -lt "${MAX_REQUEUE:-50}" ]; then
+      id=${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}
+      echo "$stage: stopped before the time limit (status $st): requeueing ${id:-$SLURM_JOB_ID}, it resumes from $ckpt"
+      scontrol requeue "${id:-$SLURM_JOB_ID}" || pd_fail "$stage" "scontrol requeue" $?
+      sleep 60 &   # SLURM ends this attempt now; nothing after this line runs in it
+      wait $! || true
+      exit 0
+    fi
+    pd_fail "$stage" "$what (stopped before the time limit after ${SLURM_RESTART_COUNT:-0} requeues, MAX_REQUEUE; resubmit to resume from the checkpoint)" $st
+  fi
+  [ $st -ne 3 ] || pd_fail "$stage" "$what (interrupted by SIG${PD_SIGNALLED:-TERM/USR1}, checkpoint $ckpt; resubmit to resume)" $st
+  [ $st -eq 0 ] || pd_fail "$stage" "$what" $st
+}

@@ -1,44 +1,15 @@
 #include "train.h"
+#include "jobsig.h"
 #include "rng.h"
 #include <math.h>
-#include <signal.h>
 #include <string.h>
 
-/* Set by the handler, read once per step: the only thing a handler may safely do. */
-static volatile sig_atomic_t train_signal = 0;
-static void TrainSignalHandler(int sig) { train_signal = sig; }
-
-typedef struct {
-  struct sigaction term, usr1;
-} TrainSignalSave;
-
-/* Replace PETSc's handlers for SIGTERM/SIGUSR1 (which would abort) by the flag setter. A flag
-   already set (a signal caught early by TrainSignalsCatch) is kept: training stops after its first step. */
-static PetscErrorCode TrainSignalsInstall(TrainSignalSave *save)
-{
-  struct sigaction sa;
-
-  PetscFunctionBeginUser;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = TrainSignalHandler;
-  sigemptyset(&sa.sa_mask);
-  PetscCheck(!sigaction(SIGTERM, &sa, &save->term) && !sigaction(SIGUSR1, &sa, &save->usr1), PETSC_COMM_SELF, PETSC_ERR_SYS, "sigaction failed: cannot catch SIGTERM/SIGUSR1");
-  PetscFunctionReturn(0);
-}
-
+/* SIGTERM/SIGUSR1 are read once per step through jobsig's flag (a signal caught early by
+   TrainSignalsCatch is kept: training stops after its first step). */
 PetscErrorCode TrainSignalsCatch(void)
 {
-  TrainSignalSave ignored;
-
   PetscFunctionBeginUser;
-  PetscCall(TrainSignalsInstall(&ignored));
-  PetscFunctionReturn(0);
-}
-
-static PetscErrorCode TrainSignalsRestore(TrainSignalSave *save)
-{
-  PetscFunctionBeginUser;
-  PetscCheck(!sigaction(SIGTERM, &save->term, NULL) && !sigaction(SIGUSR1, &save->usr1, NULL), PETSC_COMM_SELF, PETSC_ERR_SYS, "sigaction failed while restoring handlers");
+  PetscCall(JobSignalsCatch(NULL));
   PetscFunctionReturn(0);
 }
 
@@ -265,7 +236,7 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
     if (nb) PetscCall(DsmLossGrad(sch, &tr->arch, tr->params, nb, tr->bx, nc ? tr->bc : NULL, tr->bt, tr->bz, 1.0 / (PetscReal)(b1 - b0), tr->gbuf, &lsum, &tr->dw));
     if (o->test_signal_step == tr->step && rank == size - 1) raise(SIGUSR1);
     tr->gbuf[np]     = (float)lsum;
-    tr->gbuf[np + 1] = (float)train_signal; /* a signal seen on any rank stops every rank */
+    tr->gbuf[np + 1] = (float)JobSignalPending(); /* a signal seen on any rank stops every rank */
     if (!rank && tr->ckpt_path[0] && o->ckpt_interval > 0) {
       PetscCall(PetscTime(&tnow));
       tr->gbuf[np + 2] = (float)(tnow - tckpt >= o->ckpt_interval); /* rank 0's clock decides for all */
@@ -304,8 +275,8 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
     }
     if (tr->gbuf[np + 1] > 0) { /* SIGTERM/SIGUSR1: checkpoint and stop */
       tr->state  = TRAIN_INTERRUPTED;
-      tr->signal   = (PetscInt)train_signal; /* 0 on ranks that only heard of it */
-      train_signal = 0;                        /* handled: a later TrainerSteps call starts clean */
+      tr->signal = (PetscInt)JobSignalPending(); /* 0 on ranks that only heard of it */
+      JobSignalClear();                          /* handled: a later TrainerSteps call starts clean */
       PetscCall(PetscPrintf(tr->comm, "train: signal received; stopping after step %" PetscInt64_FMT "%s%s\n", tr->step, tr->ckpt_path[0] ? ", checkpoint " : " (no checkpoint file set)", tr->ckpt_path));
       if (tr->ckpt_path[0]) PetscCall(TrainerSaveCheckpoint(tr, o, tr->ckpt_path));
       PetscFunctionReturn(0);
@@ -321,14 +292,14 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
 
 PetscErrorCode TrainerSteps(Trainer *tr, const Sched *sch, const TrainData *d, const TrainOpts *o, PetscInt64 nsteps, PetscReal loss[])
 {
-  TrainSignalSave save;
-  PetscErrorCode  ierr;
+  JobSignalSave  save;
+  PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   tr->state = TRAIN_RUNNING;
-  PetscCall(TrainSignalsInstall(&save));
+  PetscCall(JobSignalsCatch(&save));
   ierr = TrainerStepsInner(tr, sch, d, o, nsteps, loss);
-  PetscCall(TrainSignalsRestore(&save));
+  PetscCall(JobSignalsRestore(&save));
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }

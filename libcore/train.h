@@ -15,10 +15,7 @@
 #include "h5io.h"
 #include "model.h"
 
-/* Exit status of a run stopped by SIGTERM/SIGUSR1 after writing its checkpoint: job scripts
-   requeue on it. Not sysexits' 75, which is also PETSc's PETSC_ERR_ARG_INCOMP (a PETSc error
-   exits with its code, 55-99): a run refused for incompatible input must not be requeued. */
-#define PDEDIFF_EXIT_INTERRUPTED 3
+#include "jobsig.h" /* PDEDIFF_EXIT_INTERRUPTED */
 
 typedef struct {
   PetscInt  epochs;       /* passes over the training set (paper: 10,000) */

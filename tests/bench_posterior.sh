@@ -30,3 +30,20 @@ for s in ode sde; do
 r1, r2, e1, e2 = ${rate[${s}1]}, ${rate[${s}2]}, ${evals[${s}1]}, ${evals[${s}2]}
 print(f'  $s: 1 rank {r1:.1f} samples/s, 2 ranks {r2:.1f} samples/s per rank; {e1:.1f} score evaluations per sample; speed-up 1 -> 2 ranks {2 * r2 / r1:.2f} (parallel efficiency {r2 / r1:.2f})')"
 done
+# What -posterior_checkpoint costs: 2 ranks, batches of 2 cases (so each rank runs several batches,
+# each followed by the ranks' agreement on signals and checkpoints), without and with a checkpoint
+# (interval 0: written once per sampler), side by side.
+declare -A ckrate
+for ck in 0 1; do
+  extra=()
+  [ "$ck" = 0 ] || extra=(-posterior_checkpoint bench_ck.h5 -posterior_checkpoint_interval 0)
+  run 2 posterior -posterior_model "$model" -posterior_data "$data" -posterior_ntest "$cases" -posterior_nsamples "$samples" -posterior_keep_cases 0 -posterior_mcmc 0 -sampler_dtau 0.002 -posterior_case_batch 2 "${extra[@]}" -posterior_output "bench_ck$ck.h5" > "bench_ck$ck.log"
+  for s in ode sde; do
+    ckrate[$s$ck]=$(/usr/bin/python3 -c "import h5py; print(h5py.File('bench_ck$ck.h5')['$s'].attrs['samples_per_second_per_rank'])")
+  done
+done
+for s in ode sde; do
+  /usr/bin/python3 -c "
+a, b = ${ckrate[${s}0]}, ${ckrate[${s}1]}
+print(f'  $s, 2 ranks, batches of 2 cases: {a:.1f} samples/s per rank without a checkpoint, {b:.1f} with one (ratio {b / a:.3f})')"
+done

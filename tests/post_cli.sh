@@ -85,6 +85,66 @@ bad "-posterior_exact yes needs a data set with the unclipped Gaussian prior .*c
 bad "Give exactly one of -posterior_data .* and -posterior_measurements" -posterior_model m.h5
 bad "not a pdediff model" -posterior_model data.h5 -posterior_data data.h5
 bad "-posterior_log_interval -1\.?: must be >= 0 seconds" -posterior_model m.h5 -posterior_data data.h5 -posterior_log_interval -1
+bad "-posterior_checkpoint bad.h5 is also the -posterior_output" -posterior_model m.h5 -posterior_data data.h5 -posterior_checkpoint bad.h5
+bad "-posterior_checkpoint_interval -5\.?: must be >= 0" -posterior_model m.h5 -posterior_data data.h5 -posterior_checkpoint ck.h5 -posterior_checkpoint_interval -5
+
+# Stop and resume (-posterior_checkpoint): SIGUSR1 after the 3rd batch of 7 cases stops the run with
+# exit status 3, the checkpoint and no output; the same command resumes it (and is stopped again,
+# after its 2nd batch), a third run finishes it and removes the checkpoint. At the same rank count
+# the batches are the uninterrupted run's, so every dataset equals that run's bit for bit (every
+# draw is keyed by case and sample). Resuming at another rank count gives the bits of a run at that
+# count (batches of one case, so that the network's single-precision GEMMs see the same rows; the
+# per-segment sums follow the final run's ranks). A checkpoint of another run (other samples per
+# case) is refused and kept intact.
+other=$(( np == 1 ? 2 : 1 ))
+rs="-posterior_model m.h5 -posterior_data data.h5 -posterior_nsamples 100 -posterior_keep_cases 0,25,39 -sampler_dtau 0.01 -posterior_ntest 40 -posterior_mcmc 0"
+stopped() { # STATUS LOG: ran with status 3, left the checkpoint and no output
+  [ "$1" -eq 3 ] && [ -s ck.h5 ] && [ ! -e pr.h5 ] && [ ! -e pr.h5.partial ] \
+    && grep -qE "posterior: interrupted by SIGTERM/SIGUSR1; checkpoint ck.h5 holds ode [0-9]+ of 40 cases, sde [0-9]+ of 40 cases; pr.h5 not written" "$2" \
+    || { echo "FAIL: a signalled posterior run should exit 3 with its checkpoint and no output (status $1)"; cat "$2"; exit 1; }
+}
+resumed() { # LOG
+  grep -qE "resuming from the checkpoint ck.h5: ode [1-9][0-9]* of 40 cases done, sde [0-9]+ of 40 cases done" "$1" || { echo "FAIL: no resume"; cat "$1"; exit 1; }
+}
+same() { # REF OUT WHAT: every dataset and the evaluation counts equal
+  /usr/bin/python3 - "$@" <<'PY' || exit 1
+import h5py, numpy as np, sys
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+diff = [n for n in names if n not in b or not np.array_equal(a[n][()], b[n][()])]
+evals = all(a[s].attrs["score_evaluations"] == b[s].attrs["score_evaluations"] for s in ("ode", "sde"))
+if diff or not evals or len(names) < 10:
+    raise SystemExit(f"FAIL: {sys.argv[3]}: the posterior differs from the uninterrupted run in {diff or 'its evaluation counts'}")
+print(f"ok   {sys.argv[3]}: all {len(names)} datasets and the evaluation counts equal the uninterrupted run's, bit for bit")
+PY
+}
+run "$np" posterior $rs -posterior_case_batch 7 -posterior_output pr_ref.h5 > pr_ref.log
+rm -f ck.h5 pr.h5; st=0
+run "$np" posterior $rs -posterior_case_batch 7 -posterior_checkpoint ck.h5 -posterior_test_signal_batch 3 -posterior_output pr.h5 > pr1.log 2>&1 || st=$?
+stopped $st pr1.log
+cp ck.h5 ck_saved.h5
+rm -f bad.h5; st=0
+run "$np" posterior $rs -posterior_case_batch 7 -posterior_nsamples 50 -posterior_checkpoint ck.h5 -posterior_output bad.h5 > bad.log 2>&1 || st=$?
+[ $st -ne 0 ] && [ $st -ne 3 ] && grep -q "posterior_checkpoint ck.h5 belongs to another run (it has 40 test cases x 100 samples, samplers ode,sde; this run 40 x 50" bad.log \
+  && cmp -s ck.h5 ck_saved.h5 && [ ! -e bad.h5 ] || { echo "FAIL: a checkpoint of another run should be refused with the fix, and kept (status $st)"; cat bad.log; exit 1; }
+echo "ok   bad input refused: -posterior_checkpoint of another run (other -posterior_nsamples); checkpoint kept"
+st=0
+run "$np" posterior $rs -posterior_case_batch 7 -posterior_checkpoint ck.h5 -posterior_test_signal_batch 2 -posterior_output pr.h5 > pr2.log 2>&1 || st=$?
+resumed pr2.log
+stopped $st pr2.log
+run "$np" posterior $rs -posterior_case_batch 7 -posterior_checkpoint ck.h5 -posterior_output pr.h5 > pr3.log
+resumed pr3.log
+[ -s pr.h5 ] && [ ! -e ck.h5 ] || { echo "FAIL: the third run should write pr.h5 and remove the checkpoint"; cat pr3.log; exit 1; }
+same pr_ref.h5 pr.h5 "stopped twice and resumed at $np rank(s)"
+run "$other" posterior $rs -posterior_case_batch 1 -posterior_output pr1_ref.h5 > pr1_ref.log
+rm -f pr.h5; st=0
+run "$np" posterior $rs -posterior_case_batch 1 -posterior_checkpoint ck.h5 -posterior_test_signal_batch 9 -posterior_output pr.h5 > pr4.log 2>&1 || st=$?
+stopped $st pr4.log
+run "$other" posterior $rs -posterior_case_batch 1 -posterior_checkpoint ck.h5 -posterior_output pr.h5 > pr5.log
+resumed pr5.log
+same pr1_ref.h5 pr.h5 "stopped at $np rank(s), resumed at $other"
+
 # -sampler_start mean: the model records the training-set mean of the normalised x; a model file
 # without it (written before it was recorded) is refused with the fix
 run 1 posterior -posterior_model m.h5 -posterior_data data.h5 -posterior_ntest 4 -posterior_nsamples 20 -posterior_keep_cases 0 -posterior_samplers ode -posterior_mcmc 0 -sampler_start mean -posterior_output ps.h5 > ps.log

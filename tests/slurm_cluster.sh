@@ -11,6 +11,8 @@
 #  - time limit: a training job with a 2-minute limit and the real --signal=B:USR1@30 is requeued
 #    (sacct REQUEUED), resumes from its checkpoint (step > 0) and completes all its steps;
 #  - scancel of a training job: checkpoint written, CANCELLED, not requeued;
+#  - a sampling job sent USR1 (the time-limit warning) checkpoints, is requeued, resumes and writes
+#    the uninterrupted run's file;
 #  - bad input (unknown formulation): nothing is submitted; a submission SLURM rejects half way
 #    (invalid time limit) cancels the jobs it had queued.
 set -euo pipefail
@@ -177,4 +179,49 @@ grep -q "REQUEUED" sacct_cancel.txt && fail "scancel requeued the training job"
 grep -q "|CANCELLED" sacct_cancel.txt || fail "the cancelled job is not CANCELLED in sacct"
 grep -q "train: interrupted by SIGTERM/SIGUSR1" "$log" && [ -s run_cancel/models/vp_0.02.ckpt.h5 ] || fail "the cancelled training wrote no checkpoint"
 echo "slurm_cluster: scancel left the job CANCELLED with its checkpoint, not requeued"
+# --- sampling warned before its time limit: requeued, resumes from its checkpoint ---------------
+# scancel --batch --signal=USR1 sends the batch script what --signal=B:USR1@120 sends before the
+# limit, without waiting for one. The job checkpoints, requeues itself and samples only the cases
+# left; its file equals an uninterrupted run's (the same script run locally) bit for bit. The ODE
+# alone keeps it short (the samplers' checkpoints are tested in post_cli). Should sampling end
+# before the signal lands, the run is repeated with four times the samples.
+bash "$sweep" init requeue.conf run_postrq
+bash "$sweep" init requeue.conf run_postref
+for r in run_postrq run_postref; do cp run_quick/data/dataset.h5 $r/data/; cp run_quick/models/vp_0.02.model.h5 $r/models/; done
+for ns in 1000 4000 16000; do
+  rm -f run_postrq/posts/* run_postrq/logs/*
+  pargs="-posterior_ntest 30 -posterior_nsamples $ns -posterior_samplers ode -posterior_case_batch 1 -posterior_mcmc 0 -posterior_log_interval 1e-9"
+  # shellcheck disable=SC2086
+  jid=$(sbatch --parsable --array=0 --ntasks=1 --time=10 --export=ALL,PDEDIFF_ROOT="$root" \
+        --output="$work/run_postrq/logs/posterior-%A_%a.out" "$root/jobscripts/posterior.sbatch" run_postrq $pargs)
+  log=run_postrq/logs/posterior-${jid}_0.out
+  for _ in $(seq 1 240); do grep -q "^posterior ode: [0-9]* of 30 cases" "$log" 2>/dev/null && break; sleep 0.5; done
+  grep -q "^posterior ode: [0-9]* of 30 cases" "$log" || fail "the sampling job did not start sampling"
+  scancel --batch --signal=USR1 "${jid}_0"
+  t0=$(date +%s)
+  while [ -n "$(squeue -h -j "$jid")" ]; do
+    [ $(( $(date +%s) - t0 )) -lt 900 ] || fail "the requeued sampling job did not finish in 15 minutes"
+    sleep 2
+  done
+  sacct -n -X -D -P -j "$jid" -o JobID,State | tee sacct_postrq.txt
+  grep -q "|REQUEUED" sacct_postrq.txt && break
+  echo "slurm_cluster: sampling finished before the signal (no requeue): again with $(( ns * 4 )) samples per case"
+done
+grep -q "|REQUEUED" sacct_postrq.txt || fail "sacct shows no requeue of the sampling job"
+tail -1 sacct_postrq.txt | grep -q "|COMPLETED" || fail "the requeued sampling job did not complete"
+grep -q "posterior: interrupted by SIGTERM/SIGUSR1; checkpoint .*vp_0.02.ckpt.h5 holds ode" "$log" || fail "sampling did not checkpoint on the signal"
+grep -q "posterior: resuming from the checkpoint" "$log" || fail "the requeued sampling job did not resume from its checkpoint"
+[ -s run_postrq/posts/vp_0.02.post.h5 ] && [ ! -e run_postrq/posts/vp_0.02.ckpt.h5 ] || fail "the resumed job should write its file and remove the checkpoint"
+# shellcheck disable=SC2086
+PDEDIFF_TASK=0 PDEDIFF_LOG=local bash "$root/jobscripts/posterior.sbatch" run_postref $pargs > postref.log 2>&1 || { cat postref.log; fail "the uninterrupted local run failed"; }
+/usr/bin/python3 - run_postref/posts/vp_0.02.post.h5 run_postrq/posts/vp_0.02.post.h5 <<'EOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+diff = [n for n in names if not np.array_equal(a[n][()], b[n][()])]
+assert not diff and len(names) > 10, f"the requeued job's file differs from the uninterrupted run's in {diff}"
+assert int(b.attrs["slurm_restart_count"].decode()) >= 1, "the file does not record the requeue"
+print(f"slurm_cluster: sampling requeued at USR1 and resumed: all {len(names)} datasets equal the uninterrupted run's")
+EOF
 echo "slurm_cluster: all checks passed"

@@ -87,8 +87,10 @@ bad "not a pdediff model" -posterior_model data.h5 -posterior_data data.h5
 bad "-posterior_log_interval -1\.?: must be >= 0 seconds" -posterior_model m.h5 -posterior_data data.h5 -posterior_log_interval -1
 bad "-posterior_checkpoint bad.h5 is also the -posterior_output" -posterior_model m.h5 -posterior_data data.h5 -posterior_checkpoint bad.h5
 bad "-posterior_checkpoint_interval -5\.?: must be >= 0" -posterior_model m.h5 -posterior_data data.h5 -posterior_checkpoint ck.h5 -posterior_checkpoint_interval -5
+bad "-posterior_sync_interval 100\.?: must be within 0 \.\. 90 seconds" -posterior_model m.h5 -posterior_data data.h5 -posterior_checkpoint ck.h5 -posterior_sync_interval 100
 
-# Stop and resume (-posterior_checkpoint): SIGUSR1 after the 3rd batch of 7 cases stops the run with
+# Stop and resume (-posterior_checkpoint; -posterior_sync_interval 0: the ranks agree on signals
+# after every batch, so a run stops after a known batch): SIGUSR1 after the 3rd batch of 7 cases stops the run with
 # exit status 3, the checkpoint and no output; the same command resumes it (and is stopped again,
 # after its 2nd batch), a third run finishes it and removes the checkpoint. At the same rank count
 # the batches are the uninterrupted run's, so every dataset equals that run's bit for bit (every
@@ -97,7 +99,7 @@ bad "-posterior_checkpoint_interval -5\.?: must be >= 0" -posterior_model m.h5 -
 # per-segment sums follow the final run's ranks). A checkpoint of another run (other samples per
 # case) is refused and kept intact.
 other=$(( np == 1 ? 2 : 1 ))
-rs="-posterior_model m.h5 -posterior_data data.h5 -posterior_nsamples 100 -posterior_keep_cases 0,25,39 -sampler_dtau 0.01 -posterior_ntest 40 -posterior_mcmc 0"
+rs="-posterior_model m.h5 -posterior_data data.h5 -posterior_nsamples 100 -posterior_keep_cases 0,25,39 -sampler_dtau 0.01 -posterior_ntest 40 -posterior_mcmc 0 -posterior_sync_interval 0"
 stopped() { # STATUS LOG: ran with status 3, left the checkpoint and no output
   [ "$1" -eq 3 ] && [ -s ck.h5 ] && [ ! -e pr.h5 ] && [ ! -e pr.h5.partial ] \
     && grep -qE "posterior: interrupted by SIGTERM/SIGUSR1; checkpoint ck.h5 holds ode [0-9]+ of 40 cases, sde [0-9]+ of 40 cases; pr.h5 not written" "$2" \

@@ -190,7 +190,7 @@ bash "$sweep" init requeue.conf run_postref
 for r in run_postrq run_postref; do cp run_quick/data/dataset.h5 $r/data/; cp run_quick/models/vp_0.02.model.h5 $r/models/; done
 for ns in 1000 4000 16000; do
   rm -f run_postrq/posts/* run_postrq/logs/*
-  pargs="-posterior_ntest 30 -posterior_nsamples $ns -posterior_samplers ode -posterior_case_batch 1 -posterior_mcmc 0 -posterior_log_interval 1e-9"
+  pargs="-posterior_ntest 30 -posterior_nsamples $ns -posterior_samplers ode -posterior_case_batch 1 -posterior_mcmc 0 -posterior_log_interval 1e-9 -posterior_sync_interval 1"
   # shellcheck disable=SC2086
   jid=$(sbatch --parsable --array=0 --ntasks=1 --time=10 --export=ALL,PDEDIFF_ROOT="$root" \
         --output="$work/run_postrq/logs/posterior-%A_%a.out" "$root/jobscripts/posterior.sbatch" run_postrq $pargs)

@@ -892,7 +892,7 @@ static PetscErrorCode ResultDestroy(PostResult *r)
 
 /* Fingerprint of everything the samples depend on: the network (weights, normalisation, forward
    process, parametrisation), the test measurements and masks (data set, rows, noise level and
-   seeds), samples per case, the samplers and their options. */
+   seeds), samples per case, the samplers and their options; and the kept cases. */
 static uint64_t RunKey(const PostCtx *c, const Model *m, const TestSet *ts)
 {
   const SamplerOpts *o = &c->so;
@@ -908,6 +908,10 @@ static uint64_t RunKey(const PostCtx *c, const Model *m, const TestSet *ts)
   for (PetscInt s = 0; s < c->nsamplers; s++) {
     const PetscInt64 t = c->samplers[s];
     PostCkptKeyAdd(&h, &t, sizeof(t));
+  }
+  for (PetscInt k = 0; k < c->nkeep; k++) { /* the kept rows of the file are these cases' */
+    const PetscInt64 q = c->keep[k];
+    PostCkptKeyAdd(&h, &q, sizeof(q));
   }
   PostCkptKeyAdd(&h, m->params, sizeof(float) * (size_t)m->arch.nparams);
   PostCkptKeyAdd(&h, m->x_lo, sizeof(PetscReal) * (size_t)m->nx);

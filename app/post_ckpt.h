@@ -3,15 +3,15 @@
  *
  * Every draw is keyed by (seed, case, sample) (sampler.h), so a case's samples do not depend on
  * when or on which rank it is sampled: resumed at the same rank count (the same case batches), a
- * run writes the same file, to the last bit, as one that was never stopped; at another rank count,
- * what a run at that count writes (to the order in which the network's single-precision GEMMs
- * and the per-segment sums add). The file holds, per sampler (group
- * /ode, /sde), a done flag and the per-case summaries (mean, std, CRPS, 1/2-sigma indicators) of
- * every test case, the samples of the kept cases and the score-evaluation counts and seconds so
- * far; and a fingerprint of everything the samples depend on (the network's weights, the test
- * measurements and masks, samples per case, samplers and their options), so a checkpoint of
- * another run is refused, not mixed in. Written to FILE.partial and renamed (h5io), so the
- * previous checkpoint survives a failure during the write. */
+ * run writes the same file, to the last bit, as one that was never stopped; at another rank
+ * count, what a run at that count writes (to the order in which the network's single-precision
+ * GEMMs and the per-segment sums add). The file holds, per sampler (group /ode, /sde), a done
+ * flag and the per-case summaries (mean, std, CRPS, 1/2-sigma indicators) of every test case, the
+ * samples of the kept cases and the score-evaluation counts and seconds so far; and a fingerprint
+ * of everything the samples depend on (the network's weights, the test measurements and masks,
+ * samples per case, samplers and their options, kept cases), so a checkpoint of another run is
+ * refused, not mixed in. Written to FILE.partial and renamed (h5io), so the previous checkpoint
+ * survives a failure during the write. */
 #ifndef PDEDIFF_POST_CKPT_H
 #define PDEDIFF_POST_CKPT_H
 #include "sampler.h"

@@ -113,7 +113,7 @@ submit_run() {
     ${TIME_TRAIN:+--time=$TIME_TRAIN} ${SIGNAL_TRAIN:+--signal=$SIGNAL_TRAIN} --dependency="afterok:$gen" \
     --output="$RUN/logs/train-%A_%a.out" "$here/train.sbatch" "$RUN"); queued+=",$train"
   post=$(sbatch "${common[@]}" --job-name="pd-post-$EXPERIMENT" --array="$array" --ntasks="$NP_POST" \
-    ${TIME_POST:+--time=$TIME_POST} --dependency="aftercorr:$train" \
+    ${TIME_POST:+--time=$TIME_POST} ${SIGNAL_POST:+--signal=$SIGNAL_POST} --dependency="aftercorr:$train" \
     --output="$RUN/logs/posterior-%A_%a.out" "$here/posterior.sbatch" "$RUN"); queued+=",$post"
   pp=$(sbatch "${common[@]}" --job-name="pd-pp-$EXPERIMENT" --ntasks=1 ${TIME_POSTPROCESS:+--time=$TIME_POSTPROCESS} \
     --dependency="afterok:$post" --output="$RUN/logs/postprocess-%j.out" "$here/postprocess.sbatch" "$RUN")

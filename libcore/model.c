@@ -366,13 +366,16 @@ PetscErrorCode ModelScore(void *vctx, PetscInt n, const PetscReal t[], const Pet
       float *row = ctx->in + (size_t)i * nin;
       for (PetscInt j = 0; j < nx; j++) row[j] = (float)x[(size_t)(i0 + i) * nx + j];
       for (PetscInt j = 0; j < nc; j++) row[nx + j] = (float)cond[(size_t)(i0 + i) * nc + j];
-      dsm_time_embed(&m->sch, m->par.embed, t[i0 + i], row + nx + nc);
+      /* The samplers step whole batches of particles through the same times: the embedding's
+         four trigonometric calls are made once per distinct t, not once per row. */
+      if (i > 0 && t[i0 + i] == t[i0 + i - 1]) PetscCall(PetscArraycpy(row + nx + nc, row - nin + nx + nc, DSM_TIME_EMBED));
+      else dsm_time_embed(&m->sch, m->par.embed, t[i0 + i], row + nx + nc);
     }
     PetscCall(MlpForward_f(&m->arch, m->params, B, ctx->in, ctx->out, &ctx->w));
     if (m->par.output == DSM_OUTPUT_NOISE) {
+      SchedCoef co = {0};
       for (PetscInt i = 0; i < B; i++) {
-        SchedCoef co;
-        sched_coef(&m->sch, t[i0 + i], &co);
+        if (i == 0 || t[i0 + i] != t[i0 + i - 1]) sched_coef(&m->sch, t[i0 + i], &co); /* as above */
         for (PetscInt j = 0; j < nx; j++) score[(size_t)(i0 + i) * nx + j] = dsm_score(DSM_OUTPUT_NOISE, (PetscReal)ctx->out[(size_t)i * nx + j], co.sigma);
       }
     } else

@@ -133,4 +133,8 @@ PetscErrorCode TrainerLoadCheckpoint(Trainer *tr, const TrainOpts *o, const char
 /* Steps in one epoch: ceil(N / batch). */
 PetscInt64 train_steps_per_epoch(const TrainData *d, const TrainOpts *o);
 
+/* Index of the first Inf or NaN of v[0..n-1], -1 if none: the trainer's check of every step's
+   summed gradient before the weights are updated. */
+PetscInt64 train_first_nonfinite(PetscInt64 n, const float v[]);
+
 #endif

@@ -38,6 +38,7 @@
 #include "rng.h"
 #include "sampler.h"
 #include "testutil.h"
+#include <float.h>
 #include <math.h>
 
 #define NSTEPS 60
@@ -393,6 +394,31 @@ int main(int argc, char **argv)
     CHECK(e2, "resuming a score-output checkpoint (written without a model description) with -net_output noise is an error");
     PetscCall(TrainerDestroy(&tq));
     PetscCall(TrainerDestroy(&tp));
+  }
+  { /* the step's divergence check over the summed gradient: Inf and NaN of either sign found
+       at the first position, anywhere in the vectorised body or its tail; the largest finite
+       float, subnormals and -0 are not flagged */
+    const PetscInt64 n = 1003; /* not a multiple of any vector width: the tail is checked too */
+    float           *g;
+    PetscInt         nok = 0, ntry = 0;
+    const float      bad[4] = {INFINITY, -INFINITY, NAN, -NAN};
+    const PetscInt64 where[5] = {0, 1, 500, n - 2, n - 1};
+    PetscCall(PetscMalloc1(n, &g));
+    for (PetscInt64 i = 0; i < n; i++) g[i] = (i % 3 == 0) ? FLT_MAX : (i % 3 == 1 ? -FLT_MIN / 8 : -0.0f);
+    ntry++;
+    nok += train_first_nonfinite(n, g) == -1;
+    for (int b = 0; b < 4; b++)
+      for (int k = 0; k < 5; k++) {
+        const float keep = g[where[k]], keep_last = g[where[4]];
+        g[where[k]] = bad[b];
+        if (k < 4) g[where[4]] = bad[(b + 1) % 4]; /* a later bad entry: the first is reported */
+        ntry++;
+        nok += train_first_nonfinite(n, g) == where[k];
+        g[where[4]] = keep_last;
+        g[where[k]] = keep;
+      }
+    CHECK(nok == ntry, "divergence check of the summed gradient: %d of %d cases right (first Inf/NaN found at positions 0, 1, 500, n-2, n-1 of n = 1003; FLT_MAX, subnormals, -0 accepted)", (int)nok, (int)ntry);
+    PetscCall(PetscFree(g));
   }
   PetscCall(TrainerDestroy(&tw));
   PetscCall(TrainerDestroy(&ts));

@@ -93,16 +93,20 @@ pd_task() {
 # (#SBATCH --signal=B:USR1@120): the job is requeued and resumes from CKPT (after any failure that
 # follows the warning: it is the signal's doing). TERM is scancel or the limit itself: the
 # checkpoint is written but the job is not requeued. Any other failure goes to pd_fail.
-pd_on_signal() { PD_SIGNALLED=$1; [ -z "${PD_STEP:-}" ] || kill "-$1" "$PD_STEP" 2>/dev/null || true; }
+# Either signal reaches the launcher as USR1: mpirun answers a TERM by killing every rank after
+# odls_base_sigkill_timeout (1 s), before pdediff can write its checkpoint, while it forwards USR1
+# as it is (srun forwards both); pdediff treats the two alike. The traps are set outside SLURM too,
+# so `kill -TERM` of a local stage script (sweep.sh local) stops it with a checkpoint.
+pd_on_signal() { PD_SIGNALLED=$1; [ -z "${PD_STEP:-}" ] || kill -USR1 "$PD_STEP" 2>/dev/null || true; }
 pd_run_resumable() {
   local stage=$1 what=$2 ckpt=$3 np=$4 st=0 id
   shift 4
   PD_SIGNALLED="" PD_STEP=""
-  if [ -n "${SLURM_JOB_ID:-}" ]; then trap 'pd_on_signal USR1' USR1; trap 'pd_on_signal TERM' TERM; fi
+  trap 'pd_on_signal USR1' USR1; trap 'pd_on_signal TERM' TERM
   # shellcheck disable=SC2046
   $(pd_launcher "$np") "$@" &
   PD_STEP=$!
-  [ -z "$PD_SIGNALLED" ] || kill "-$PD_SIGNALLED" "$PD_STEP" 2>/dev/null || true
+  [ -z "$PD_SIGNALLED" ] || kill -USR1 "$PD_STEP" 2>/dev/null || true
   while kill -0 "$PD_STEP" 2>/dev/null; do wait "$PD_STEP" || true; done   # a trapped signal interrupts wait
   wait "$PD_STEP" || st=$?                                                  # the launcher's own exit status
   trap - USR1 TERM

@@ -106,7 +106,7 @@ pd_run_resumable() {
   # shellcheck disable=SC2046
   $(pd_launcher "$np") "$@" &
   PD_STEP=$!
-  [ -z "$PD_SIGNALLED" ] || kill -USR1 "$PD_STEP" 2>/dev/null || true
+  [ -z "$PD_SIGNALLED" ] || pd_on_signal "$PD_SIGNALLED"   # a signal that came before the launch
   while kill -0 "$PD_STEP" 2>/dev/null; do wait "$PD_STEP" || true; done   # a trapped signal interrupts wait
   wait "$PD_STEP" || st=$?                                                  # the launcher's own exit status
   trap - USR1 TERM

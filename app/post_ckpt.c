@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #define POST_CKPT_KIND    "pdediff posterior checkpoint"
-#define POST_CKPT_VERSION 1
+/* 2: the tweedie start reads its estimate at probe points (sampler.h); the cases of a version 1
+   file started from the centre estimate and are not continued with the new start. */
+#define POST_CKPT_VERSION 2
 
 void PostCkptKeyInit(uint64_t *h) { *h = 14695981039346656037ULL; }
 

@@ -43,6 +43,7 @@ typedef enum {
   RNG_PURPOSE_NOISE     = 11, /* measurement noise added to the clean sensor values (meas.h) */
   RNG_PURPOSE_MASK      = 12, /* random sensor masks of the multiple-operator model (meas.h) */
   RNG_PURPOSE_MCMC      = 13, /* reference MCMC chains of the inverse problem */
+  RNG_PURPOSE_TWEEDIE   = 14, /* probe points of the sampler's tweedie start (sampler.h) */
   RNG_PURPOSE_TEST      = 100
 } RngPurpose;
 

@@ -136,13 +136,17 @@ static PetscErrorCode CallScore(const ScoreModel *sm, PetscInt n, const PetscRea
 }
 
 /* -sampler_start mean|tweedie: add m(T) mu to the starting points x (drawn around 0), with mu the
-   given start_mean (mean) or, per particle, the Tweedie estimate of E[x0 | c] from the score at
-   t = T (tweedie; sampler.h), chunk by chunk. */
+   given start_mean (mean) or the Tweedie estimate of E[x0 | c] from the score at t = T (tweedie;
+   sampler.h): for each run of consecutive particles with one condition (a test case's samples),
+   the mean of E[x0 | x_T] over SAMPLER_TWEEDIE_PROBES probe points x_T = z_j + m(T) mu, the z_j
+   drawn from N(0, sigma(T)^2 I) by streams keyed by the seed and j alone, so the estimate is a
+   function of the condition: the same on every rank and in every batch. */
 static PetscErrorCode ShiftStart(const Sched *sch, const SamplerOpts *o, const ScoreModel *sm, PetscInt nlocal, const PetscReal cond[], PetscReal x[], SamplerStats *st)
 {
-  const PetscInt dim = sm->dim, cd = sm->cond_dim, chunk = PetscMin(o->chunk, PetscMax(nlocal, 1));
-  PetscReal     *mu, *xs, *s, *t;
-  SchedCoef      cT;
+  const PetscInt  dim = sm->dim, cd = sm->cond_dim, np = SAMPLER_TWEEDIE_PROBES;
+  const PetscReal sT  = sched_prior_std(sch);
+  PetscReal      *z, *mu, *xs, *s, *t, *cp = NULL;
+  SchedCoef       cT;
 
   PetscFunctionBeginUser;
   sched_coef(sch, sch->T, &cT);
@@ -152,20 +156,39 @@ static PetscErrorCode ShiftStart(const Sched *sch, const SamplerOpts *o, const S
       for (PetscInt d = 0; d < dim; d++) x[(size_t)i * dim + d] += cT.m * o->start_mean[d];
     PetscFunctionReturn(0);
   }
-  PetscCall(PetscMalloc4((size_t)chunk * dim, &mu, (size_t)chunk * dim, &xs, (size_t)chunk * dim, &s, chunk, &t));
-  for (PetscInt i = 0; i < chunk; i++) t[i] = sch->T;
-  for (PetscInt c0 = 0; c0 < nlocal; c0 += chunk) {
-    const PetscInt n = PetscMin(chunk, nlocal - c0);
-    const size_t   nd = (size_t)n * dim;
-    PetscCall(PetscArrayzero(mu, nd));
-    for (PetscInt it = 0; it < SAMPLER_TWEEDIE_ITERS; it++) {
-      for (size_t k = 0; k < nd; k++) xs[k] = cT.m * mu[k];
-      PetscCall(CallScore(sm, n, t, xs, cd ? cond + (size_t)c0 * cd : NULL, s, st));
-      for (size_t k = 0; k < nd; k++) mu[k] = (xs[k] + cT.sigma * cT.sigma * s[k]) / cT.m;
-    }
-    for (size_t k = 0; k < nd; k++) x[(size_t)c0 * dim + k] += cT.m * mu[k];
+  if (nlocal == 0) PetscFunctionReturn(0);
+  PetscCall(PetscMalloc5((size_t)np * dim, &z, dim, &mu, (size_t)np * dim, &xs, (size_t)np * dim, &s, np, &t));
+  if (cd) PetscCall(PetscMalloc1((size_t)np * cd, &cp));
+  for (PetscInt j = 0; j < np; j++) {
+    RngStream rs;
+    rng_stream_init(&rs, (uint64_t)o->seed, RNG_PURPOSE_TWEEDIE, (uint64_t)j);
+    for (PetscInt d = 0; d < dim; d++) z[(size_t)j * dim + d] = sT * rng_normal(&rs);
+    t[j] = sch->T;
   }
-  PetscCall(PetscFree4(mu, xs, s, t));
+  for (PetscInt r0 = 0, r1; r0 < nlocal; r0 = r1) {
+    const PetscReal *c0 = cd ? cond + (size_t)r0 * cd : NULL;
+    for (r1 = r0 + 1; r1 < nlocal; r1++) { /* the run of r0's condition */
+      PetscBool same = PETSC_TRUE;
+      if (cd) PetscCall(PetscArraycmp(cond + (size_t)r1 * cd, c0, cd, &same));
+      if (!same) break;
+    }
+    for (PetscInt j = 0; j < np && cd; j++) PetscCall(PetscArraycpy(cp + (size_t)j * cd, c0, cd));
+    PetscCall(PetscArrayzero(mu, dim));
+    for (PetscInt it = 0; it < SAMPLER_TWEEDIE_ITERS; it++) {
+      for (PetscInt j = 0; j < np; j++)
+        for (PetscInt d = 0; d < dim; d++) xs[(size_t)j * dim + d] = z[(size_t)j * dim + d] + cT.m * mu[d];
+      PetscCall(CallScore(sm, np, t, xs, cp, s, st));
+      for (PetscInt d = 0; d < dim; d++) {
+        PetscReal sum = 0;
+        for (PetscInt j = 0; j < np; j++) sum += xs[(size_t)j * dim + d] + cT.sigma * cT.sigma * s[(size_t)j * dim + d];
+        mu[d] = sum / (np * cT.m);
+      }
+    }
+    for (PetscInt p = r0; p < r1; p++)
+      for (PetscInt d = 0; d < dim; d++) x[(size_t)p * dim + d] += cT.m * mu[d];
+  }
+  PetscCall(PetscFree5(z, mu, xs, s, t));
+  PetscCall(PetscFree(cp));
   PetscFunctionReturn(0);
 }
 

@@ -12,6 +12,7 @@ cases=${BENCH_CASES:-32}; samples=${BENCH_SAMPLES:-250}
 mkdir -p "$work"; cd "$work"
 run() { "$mpiexec" -n "$1" --oversubscribe "$pdediff" "${@:2}"; }
 if [ -z "$model" ]; then
+  rm -f bench_model.h5 bench_model.ckpt.h5   # a rerun in the same build tree trains afresh
   run 2 generate -fem_nx 170 -fem_ny 40 -generate_n 1100 -generate_n_train 1000 -generate_fields 0 -generate_mode basis -generate_output bench_data.h5 > gen.log
   run 2 train -train_data bench_data.h5 -train_x x -train_y y_clean -train_rows 1000 -net_layers 4 -net_width 256 -train_epochs 300 -train_batch 1000 -noise_level 0.01 -sde_type vp -train_log_interval 1000 -model bench_model.h5 > train.log
   model=bench_model.h5; data=bench_data.h5

@@ -37,7 +37,13 @@
  *    c = -2 and half with c = 3, exact conditional score. The start estimates E[x | c] from the
  *    score at T; after its 2 iterations the ODE mean of each group is within 5 SE (+ 1e-3) of its
  *    c, where the zero start is biased by more than 20 SE and the training-set-mean start (0.5)
- *    by more than 20 SE in both groups; the start costs 2 score evaluations per particle.
+ *    by more than 20 SE in both groups; the start costs 2 x 32 score evaluations per run of
+ *    particles with one condition (here every particle, the conditions alternate).
+ * 8b. -sampler_start tweedie in 30 dimensions with a score that is wrong near the terminal mean,
+ *    where no diffused sample lies (a network's extrapolation), particles of a condition in runs
+ *    (a test case's samples): the estimate from the probe points gives an ODE mean within 5 SE
+ *    of c (read at the centre it would be 5 off); one call and the same particles split into two
+ *    calls inside a run give bitwise the same samples (ranks and batches do not matter).
  * 9. -sampler_grid_power at the paper's VE (sigma_max 5, d tau 0.002, alpha 1) on narrow data
  *    N(0, 0.05^2), the width of a low-noise posterior in normalised units, exact score. The
  *    discrete sampler's variance follows from the affine recursion of each step; the sample
@@ -447,8 +453,82 @@ static PetscErrorCode TestStartTweedie(MPI_Comm comm)
       PetscCall(SamplerStatsReduce(comm, &st, &gst));
       evals[k] = gst.score_evals;
     }
-    CHECK(evals[2] - evals[0] == SAMPLER_TWEEDIE_ITERS * N, "%s: the tweedie start costs %d score evaluations per particle (%lld extra for %d particles)", f ? "VP" : "VE", SAMPLER_TWEEDIE_ITERS, (long long)(evals[2] - evals[0]), (int)N);
+    CHECK(evals[2] - evals[0] == SAMPLER_TWEEDIE_ITERS * SAMPLER_TWEEDIE_PROBES * N, "%s: the tweedie start costs %d x %d score evaluations per run of one condition (%lld extra for %d particles, the conditions alternating)", f ? "VP" : "VE", SAMPLER_TWEEDIE_ITERS, SAMPLER_TWEEDIE_PROBES, (long long)(evals[2] - evals[0]), (int)N);
     PetscCall(PetscFree3(x, c, xg));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The score of data x | c ~ N(c 1, s^2 I) in dim dimensions, exact except at t = T inside the ball
+   of radius sigma(T) sqrt(dim) / 2 around the terminal mean m(T) c 1, where it is that of mean
+   c + 5: a network that never saw a point so close to the centre (a diffused sample lies at
+   distance ~sigma(T) sqrt(dim) from it) and answers there at random. */
+typedef struct {
+  const Sched *sch;
+  PetscInt     dim;
+  PetscReal    s;
+} GaussShell;
+static PetscErrorCode GaussShellScore(void *ctx, PetscInt n, const PetscReal t[], const PetscReal x[], const PetscReal cond[], PetscReal score[])
+{
+  const GaussShell *g = (const GaussShell *)ctx;
+  for (PetscInt i = 0; i < n; i++) {
+    const PetscReal *xi = x + (size_t)i * g->dim;
+    PetscReal        r2 = 0, mu = cond[i];
+    SchedCoef        c;
+    sched_coef(g->sch, t[i], &c);
+    for (PetscInt d = 0; d < g->dim; d++) r2 += PetscSqr(xi[d] - c.m * cond[i]);
+    if (t[i] >= g->sch->T && r2 < 0.25 * c.sigma * c.sigma * g->dim) mu += 5;
+    for (PetscInt d = 0; d < g->dim; d++) score[(size_t)i * g->dim + d] = -(xi[d] - c.m * mu) / (c.m * c.m * g->s * g->s + c.sigma * c.sigma);
+  }
+  return 0;
+}
+
+/* -sampler_start tweedie in 30 dimensions with a score that is wrong near the terminal mean
+   (GaussShellScore), c = -2 and 3 in runs of 100 particles (a test case's samples): the estimate
+   from the probe points gives each group's ODE mean within 5 SE (+ 1e-3) of c (read at the
+   centre m(T) c it would be 5 off, hundreds of SE); the same particles in two calls split
+   inside a run (as ranks or batches split them) start and end bitwise where one call does. */
+static PetscErrorCode TestStartTweedieShell(MPI_Comm comm)
+{
+  const PetscInt  N = 2000, D = 30, R = 100;
+  const PetscReal cv[2] = {-2, 3};
+  PetscFunctionBeginUser;
+  for (int f = 0; f < 2; f++) {
+    Sched        sch;
+    SamplerOpts  o;
+    SamplerStats st;
+    GaussShell   g;
+    ScoreModel   sm;
+    PetscReal   *x, *x2, *c, *xg, mean, sd;
+    PetscInt     nl, ng, h, nbad = 0, gbad;
+    PetscInt64   first;
+    PetscCall(SchedSetDefaults(&sch));
+    sch.type = f ? SCHED_VP : SCHED_VE;
+    g        = (GaussShell){&sch, D, 0.5};
+    sm       = (ScoreModel){GaussShellScore, &g, D, 1};
+    PetscCall(SamplerOptsSetDefaults(&o));
+    o.start = SAMPLER_START_TWEEDIE;
+    PetscCall(SamplerPartition(comm, N, &nl, &first));
+    PetscCall(PetscMalloc4((size_t)PetscMax(nl, 1) * D, &x, (size_t)PetscMax(nl, 1) * D, &x2, PetscMax(nl, 1), &c, (size_t)PetscMax(nl, 1) * D, &xg));
+    for (PetscInt i = 0; i < nl; i++) c[i] = cv[((first + i) / R) % 2];
+    PetscCall(SamplerRun(&sch, &o, &sm, nl, first, c, x, &st, NULL, NULL));
+    h = nl / 2 + 7 < nl ? nl / 2 + 7 : nl;
+    PetscCall(SamplerRun(&sch, &o, &sm, h, first, c, x2, &st, NULL, NULL));
+    PetscCall(SamplerRun(&sch, &o, &sm, nl - h, first + h, c + h, x2 + (size_t)h * D, &st, NULL, NULL));
+    for (size_t k = 0; k < (size_t)nl * D; k++) nbad += x[k] != x2[k];
+    PetscCallMPI(MPI_Allreduce(&nbad, &gbad, 1, MPIU_INT, MPI_SUM, comm));
+    CHECK(gbad == 0, "%s, tweedie start: %d particles in one call and split into two inside a run: %d of %d values differ (want bitwise equal)", f ? "VP" : "VE", (int)N, (int)gbad, (int)(N * D));
+    for (int q = 0; q < 2; q++) {
+      PetscReal se, e;
+      ng = 0;
+      for (PetscInt i = 0; i < nl; i++)
+        if (c[i] == cv[q]) PetscCall(PetscArraycpy(xg + (size_t)ng++ * D, x + (size_t)i * D, D));
+      PetscCall(StatsMoments(comm, ng * D, 1, xg, &mean, &sd)); /* every coordinate is one draw of N(c, s^2) */
+      se = sd / PetscSqrtReal((PetscReal)N / 2 * D);
+      e  = PetscAbsReal(mean - cv[q]) / se;
+      CHECK(e < 5 + 1e-3 / se, "%s, %d dims, data x | c ~ N(c 1, 0.5^2 I), score wrong at t = T inside half the shell radius, ODE, c = %g, runs of %d particles: -sampler_start tweedie gives mean %.4f (%.2f SE; read at the centre it would be off by 5)", f ? "VP" : "VE", (int)D, (double)cv[q], (int)R, (double)mean, (double)e);
+    }
+    PetscCall(PetscFree4(x, x2, c, xg));
   }
   PetscFunctionReturn(0);
 }
@@ -634,6 +714,7 @@ int main(int argc, char **argv)
   PetscCall(TestBadOptions());
   PetscCall(TestStartMean(comm));
   PetscCall(TestStartTweedie(comm));
+  PetscCall(TestStartTweedieShell(comm));
   PetscCall(TestGridPower(comm));
   PetscCall(TestDenoise(comm));
   status = TestFinish("test_sampler");

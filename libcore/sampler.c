@@ -172,7 +172,8 @@ static PetscErrorCode ShiftStart(const Sched *sch, const SamplerOpts *o, const S
       if (cd) PetscCall(PetscArraycmp(cond + (size_t)r1 * cd, c0, cd, &same));
       if (!same) break;
     }
-    for (PetscInt j = 0; j < np && cd; j++) PetscCall(PetscArraycpy(cp + (size_t)j * cd, c0, cd));
+    if (cd)
+      for (PetscInt j = 0; j < np; j++) PetscCall(PetscArraycpy(cp + (size_t)j * cd, c0, cd));
     PetscCall(PetscArrayzero(mu, dim));
     for (PetscInt it = 0; it < SAMPLER_TWEEDIE_ITERS; it++) {
       for (PetscInt j = 0; j < np; j++)

@@ -512,7 +512,7 @@ static PetscErrorCode TestStartTweedieShell(MPI_Comm comm)
     PetscCall(PetscMalloc4((size_t)PetscMax(nl, 1) * D, &x, (size_t)PetscMax(nl, 1) * D, &x2, PetscMax(nl, 1), &c, (size_t)PetscMax(nl, 1) * D, &xg));
     for (PetscInt i = 0; i < nl; i++) c[i] = cv[((first + i) / R) % 2];
     PetscCall(SamplerRun(&sch, &o, &sm, nl, first, c, x, &st, NULL, NULL));
-    h = nl / 2 + 7 < nl ? nl / 2 + 7 : nl;
+    h = PetscMin(nl / 2 + 7, nl);
     PetscCall(SamplerRun(&sch, &o, &sm, h, first, c, x2, &st, NULL, NULL));
     PetscCall(SamplerRun(&sch, &o, &sm, nl - h, first + h, c + h, x2 + (size_t)h * D, &st, NULL, NULL));
     for (size_t k = 0; k < (size_t)nl * D; k++) nbad += x[k] != x2[k];

@@ -21,6 +21,7 @@
  *   3b. MCMC reference (beyond the paper): with the paper's clipped prior and noise > 0, elliptical
  *      slice sampling on the GP latent (mcmc.h) for the first -posterior_mcmc test cases (split over
  *      the ranks) gives reference posterior means and stds to measure the diffusion posterior with;
+ *      for a mask model each chain's likelihood is that of its case's sensors that are on;
  *   With -posterior_checkpoint FILE the sampling stage can be stopped and resumed (post_ckpt.h):
  *   every -posterior_checkpoint_interval seconds and on SIGTERM/SIGUSR1 (SLURM's warning before
  *   a time limit, scancel) the finished cases go to FILE; a stopped run exits with status 3 and
@@ -605,13 +606,15 @@ typedef struct { /* the MCMC reference of the first n test cases, replicated */
 
 /* Elliptical slice sampling (mcmc.h) for the first ref->n test cases, the chains split over the
    ranks. The latent is whitened, z = L_K w; the burn-in reference is the exact posterior of w for
-   the unclipped model (post.h with H L_K and an identity prior). */
-static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestSet *ts, McmcRef *ref)
+   the unclipped model (post.h with H L_K and an identity prior). For a mask model each case's
+   likelihood and reference use H's rows of its sensors that are on (as ExactPosterior): one
+   reference per run of cases with one mask, so a fixed mask (or none) is one solve. */
+static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestSet *ts, PetscBool masked, McmcRef *ref)
 {
   const PetscInt nx = ts->nx, ny = ts->ny;
   SlpkGrid       g;
-  PetscReal      zero[POST_MAX_NY], *Mu, *Sig, *LK, *HL, *Id, *Yc, *work, red[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  PetscInt       nloc, info;
+  PetscReal      zero[POST_MAX_NY], *Mu, *Sig, *LK, *HL, *HLm, *Id, *Yc, *Ym, *Hc, *yc, *work, red[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  PetscInt       nloc, info, nref = 0, *slot, *on;
   PetscInt64     first;
   PetscLogDouble t0, t1;
   McmcProblem    p;
@@ -625,7 +628,9 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
   PetscCall(PetscTime(&t0));
   ref->n = PetscMin(c->n_mcmc, ts->ntest);
   for (PetscInt j = 0; j < nx; j++) zero[j] = 0;
-  PetscCall(PetscMalloc6((size_t)ref->n * nx, &Mu, (size_t)nx * nx, &Sig, (size_t)nx * nx, &LK, (size_t)ny * nx, &HL, (size_t)nx * nx, &Id, (size_t)ref->n * ny, &Yc));
+  /* Sig: one whitened reference factor per mask run (at most one per case) */
+  PetscCall(PetscMalloc6((size_t)ref->n * nx, &Mu, (size_t)ref->n * nx * nx, &Sig, (size_t)nx * nx, &LK, (size_t)ny * nx, &HL, (size_t)nx * nx, &Id, (size_t)ref->n * ny, &Yc));
+  PetscCall(PetscMalloc6((size_t)ny * nx, &HLm, (size_t)ref->n * ny, &Ym, (size_t)ny * nx, &Hc, ny, &yc, ref->n, &slot, ny, &on));
   PetscCall(PetscMalloc1((size_t)(PetscMax(c->mo.n_iter, c->mo.n_burn) + 1) * nx, &work));
   PetscCall(PetscCalloc2((size_t)ref->n * nx, &ref->mean, (size_t)ref->n * nx, &ref->std));
   PetscCall(PetscArraycpy(LK, ts->K, (size_t)nx * nx));
@@ -645,16 +650,40 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
       for (PetscInt k = 0; k < nx; k++) hm += ts->H[(size_t)i * nx + k] * ts->gp_mean;
       Yc[(size_t)c2 * ny + i] = ts->y[(size_t)c2 * ny + i] - hm;
     }
-  PetscCall(PostGaussian(&g, ny, nx, HL, Id, zero, PetscSqr(c->meas.sigma), ref->n, Yc, Mu, Sig));
-  PetscCall(SlpkCholeskyReplicated(&g, nx, 32, Sig, &info));
+  for (PetscInt i0 = 0, i1; i0 < ref->n; i0 = i1, nref++) {
+    const PetscReal *mk  = ts->mask + (size_t)i0 * ny;
+    PetscReal       *Sr  = Sig + (size_t)nref * nx * nx;
+    PetscInt         non = 0;
+    for (i1 = i0 + 1; i1 < ref->n; i1++) { /* the run of cases with i0's mask */
+      PetscBool same = PETSC_TRUE;
+      if (masked) PetscCall(PetscArraycmp(mk, ts->mask + (size_t)i1 * ny, ny, &same));
+      if (!same) break;
+    }
+    for (PetscInt k = 0; k < ny; k++)
+      if (!masked || mk[k] != 0) on[non++] = k;
+    for (PetscInt r = 0; r < non; r++) PetscCall(PetscArraycpy(HLm + (size_t)r * nx, HL + (size_t)on[r] * nx, nx));
+    for (PetscInt i = i0; i < i1; i++) {
+      slot[i] = nref;
+      for (PetscInt r = 0; r < non; r++) Ym[(size_t)(i - i0) * non + r] = Yc[(size_t)i * ny + on[r]];
+    }
+    PetscCall(PostGaussian(&g, non, nx, HLm, Id, zero, PetscSqr(c->meas.sigma), i1 - i0, Ym, Mu + (size_t)i0 * nx, Sr));
+    PetscCall(SlpkCholeskyReplicated(&g, nx, 32, Sr, &info));
+    PetscCheck(info == 0, comm, PETSC_ERR_USER_INPUT, "MCMC reference: the whitened Gaussian reference covariance of case %" PetscInt_FMT " is not positive definite (minor %" PetscInt_FMT ")", i0, info);
+  }
   PetscCall(SlpkGridDestroy(&g));
-  PetscCheck(info == 0, comm, PETSC_ERR_USER_INPUT, "MCMC reference: the whitened Gaussian reference covariance is not positive definite (minor %" PetscInt_FMT ")", info);
   PetscCall(SamplerPartition(comm, ref->n, &nloc, &first));
   for (PetscInt l = 0; l < nloc; l++) {
-    const PetscInt i = (PetscInt)first + l;
-    McmcStats      st;
-    p = (McmcProblem){nx, ny, ts->H, LK, ts->gp_mean, PetscSqr(c->meas.sigma), ts->gp_clip, Mu + (size_t)i * nx, Sig};
-    PetscCall(McmcRun(&p, &c->mo, i, ts->y + (size_t)i * ny, ref->mean + (size_t)i * nx, ref->std + (size_t)i * nx, &st, work));
+    const PetscInt   i  = (PetscInt)first + l;
+    const PetscReal *mk = ts->mask + (size_t)i * ny;
+    PetscInt         non = 0;
+    McmcStats        st;
+    for (PetscInt k = 0; k < ny; k++) /* the likelihood of this case's sensors */
+      if (!masked || mk[k] != 0) {
+        PetscCall(PetscArraycpy(Hc + (size_t)non * nx, ts->H + (size_t)k * nx, nx));
+        yc[non++] = ts->y[(size_t)i * ny + k];
+      }
+    p = (McmcProblem){nx, non, Hc, LK, ts->gp_mean, PetscSqr(c->meas.sigma), ts->gp_clip, Mu + (size_t)i * nx, Sig + (size_t)slot[i] * nx * nx};
+    PetscCall(McmcRun(&p, &c->mo, i, yc, ref->mean + (size_t)i * nx, ref->std + (size_t)i * nx, &st, work));
     red[0] += st.evals_per_step;
     red[1] = PetscMax(red[1], st.iat_max);
     red[2] += st.repeated;
@@ -683,6 +712,7 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
   }
   Coverage(ref->n, nx, ts->truth, ref->mean, ref->std, nx, &ref->cov1, &ref->cov2);
   PetscCall(PetscFree6(Mu, Sig, LK, HL, Id, Yc));
+  PetscCall(PetscFree6(HLm, Ym, Hc, yc, slot, on));
   PetscCall(PetscFree(work));
   PetscCall(PetscTime(&t1));
   ref->seconds = t1 - t0;
@@ -1042,10 +1072,10 @@ PetscErrorCode CmdPosterior(MPI_Comm comm, int nargs, char **args, int *status)
       PetscCall(PetscPrintf(comm, "posterior exact: Gaussian posterior by ScaLAPACK%s; its coverage of the truth 1-sigma %.3f 2-sigma %.3f (Gaussian law: 0.683, 0.954)\n", m.mask ? " on each case's sensors" : "", ex.cov1, ex.cov2));
     }
   }
-  ref.n = 0; /* the MCMC likelihood uses every sensor: not for a mask model */
-  if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0 && !m.mask) {
-    PetscCall(McmcReference(comm, &c, &ts, &ref));
-    PetscCall(PetscPrintf(comm, "posterior MCMC: %" PetscInt_FMT " cases x %s%" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", ref.n, c.mo.min_ess > 0 ? "at least " : "", c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
+  ref.n = 0;
+  if (c.n_mcmc > 0 && ts.truth && ts.have_prior && ts.gp_clip && c.meas.sigma > 0) {
+    PetscCall(McmcReference(comm, &c, &ts, m.mask, &ref));
+    PetscCall(PetscPrintf(comm, "posterior MCMC%s: %" PetscInt_FMT " cases x %s%" PetscInt_FMT " steps (burn-in %" PetscInt_FMT ") of elliptical slice sampling in %.1f s: %.2f likelihood evaluations per step, IAT (worst component of a case) mean %.1f largest %.1f, smallest ESS %.0f, %" PetscInt_FMT " repeated states; coverage of the truth 1-sigma %.3f 2-sigma %.3f\n", m.mask ? " (each case on its sensors)" : "", ref.n, c.mo.min_ess > 0 ? "at least " : "", c.mo.n_iter, c.mo.n_burn, ref.seconds, ref.evals_per_step, ref.iat_mean, ref.iat_max, ref.ess_min, ref.repeated, ref.cov1, ref.cov2));
     if (c.mo.min_ess > 0) PetscCall(PetscPrintf(comm, "posterior MCMC: chains extended to an ESS of %.6g on every segment: %.0f steps per chain on average, longest %" PetscInt_FMT "%s\n", (double)c.mo.min_ess, ref.steps_mean, ref.steps_max, ref.capped ? "" : " (none capped)"));
     if (ref.capped) PetscCall(PetscPrintf(comm, "posterior MCMC: WARNING: %" PetscInt_FMT " of %" PetscInt_FMT " chains stopped at -mcmc_max_iter %" PetscInt_FMT " short of -mcmc_min_ess %.6g (smallest ESS %.0f): raise -mcmc_max_iter for a reference of that accuracy\n", ref.capped, ref.n, c.mo.max_iter, (double)c.mo.min_ess, ref.ess_min));
   } else if (c.n_mcmc > 0 && ts.truth && ts.gp_clip && c.meas.sigma == 0) PetscCall(PetscPrintf(comm, "posterior MCMC: none at zero noise (the likelihood is degenerate)\n"));

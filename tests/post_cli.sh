@@ -8,7 +8,8 @@
 #  - the trained network conditions on y: its posterior-mean error is below the prior mean's;
 #  - unclipped prior: the exact Gaussian posterior equals numpy's closed form;
 #  - mask model (-mask_prob 0.7): masks stored, about 70% of sensors on, a fixed -posterior_mask;
-#    on the unclipped prior the exact posterior of each case on its sensors equals numpy's.
+#    on the unclipped prior the exact posterior of each case on its sensors equals numpy's; on the
+#    clipped prior the MCMC reference conditions on each case's sensors (checked against row zeroing).
 set -euo pipefail
 pdediff=$1; mpiexec=$2; np=$3; work=$4
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,8 +31,23 @@ grep -qE "^posterior ode: 7 of [0-9]+ cases on rank 0 in [0-9]+ s, [0-9.]+ sampl
   || { echo "FAIL: no progress line after the first batch of 7 cases (-posterior_log_interval)"; cat pN.log; exit 1; }
 run "$np" posterior -posterior_model m0.h5 -posterior_data data.h5 $post -posterior_samplers sde -posterior_mcmc 0 -posterior_output p0.h5 > p0.log
 run "$np" posterior -posterior_model g.h5 -posterior_data gauss.h5 $post -posterior_output pg.h5 > pg.log
-run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 40 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_output pm.h5 > pm.log
-run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 10 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1','0']*15))")" -posterior_output pf.h5 > pf.log
+mc="-mcmc_iter 4000 -mcmc_burn 500 -mcmc_min_ess 100"
+run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 40 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_mcmc 6 $mc -posterior_output pm.h5 > pm.log
+run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 10 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_mcmc 0 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1','0']*15))")" -posterior_output pf.h5 > pf.log
+# The MCMC reference of a mask model conditions on each case's sensors. With every sensor on it is
+# the unmasked reference (p1.h5: same data, noise seed and chains); with sensors 2, 5, 8, ... off it
+# is, in law, the unmasked reference on a copy of the data set whose H has those rows zeroed (their
+# residual no longer depends on the flux).
+qm="-posterior_nsamples 10 -posterior_keep_cases 0 -posterior_samplers sde -noise_seed 3 -posterior_mcmc 12 $mc"
+run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $qm -posterior_ntest 12 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1']*30))")" -posterior_output pma.h5 > pma.log
+run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $qm -posterior_ntest 12 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1','1','0']*10))")" -posterior_output pmz.h5 > pmz.log
+grep -q "posterior MCMC (each case on its sensors): 12 cases" pmz.log || { echo "FAIL: no MCMC reference for the mask model"; cat pmz.log; exit 1; }
+/usr/bin/python3 -c "
+import h5py, shutil
+shutil.copy('data.h5', 'dz.h5')
+with h5py.File('dz.h5', 'r+') as f:
+    f['H'][2::3, :] = 0"
+run "$np" posterior -posterior_model m.h5 -posterior_data dz.h5 $qm -posterior_ntest 12 -posterior_output pz.h5 > pz.log
 # the mask model on the unclipped prior: an exact posterior per case on the sensors that are on
 run "$np" posterior -posterior_model mask.h5 -posterior_data gauss.h5 $post -posterior_ntest 8 -posterior_keep_cases 0 -posterior_samplers sde -posterior_output pgm.h5 > pgm.log
 run 1 posterior -posterior_model mask.h5 -posterior_data gauss.h5 $post -posterior_ntest 4 -posterior_keep_cases 0 -posterior_samplers sde -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['0','1','1']*10))")" -posterior_output pgf.h5 > pgf.log
@@ -235,7 +251,20 @@ check(dm < 1e-9 and dS < 1e-9, f"exact posterior = numpy closed form: mean {dm:.
 check("exact_std_ratio_mean" in pg["sde"].attrs and 0.5 < pg["exact"].attrs["coverage1"] < 0.85, f"exact posterior covers the truth 1-sigma {pg['exact'].attrs['coverage1']:.3f}; diffusion std / exact std {pg['sde'].attrs['exact_std_ratio_mean']:.2f}")
 pm, pf = h5py.File("pm.h5"), h5py.File("pf.h5")
 mk = pm["mask"][:]
-check("mcmc" not in pm and "exact" not in pm and "mcmc_mean_error" not in pm["sde"].attrs, "mask model on the clipped prior: no MCMC reference (it conditions on every sensor), no exact one")
+check("exact" not in pm and pm["mcmc/mean"].shape == (6, 30) and "mcmc_mean_error" in pm["sde"].attrs and pm["mcmc"].attrs["capped_chains"] == 0,
+      f"mask model on the clipped prior: an MCMC reference of 6 cases, each on its sensors (1-sigma coverage {pm['mcmc'].attrs['coverage1']:.3f}), no exact one")
+pma, pmz, pz = h5py.File("pma.h5"), h5py.File("pmz.h5"), h5py.File("pz.h5")
+check(np.array_equal(pma["mcmc/mean"][:], p1["mcmc/mean"][:]) and np.array_equal(pma["mcmc/std"][:], p1["mcmc/std"][:]),
+      "mask model, every sensor on: MCMC reference bitwise the unmasked model's (same data, noise and chains)")
+def zdiff(a, b):
+    """mean and max over segments of |mean difference| / its standard error from the chains' smallest ESS"""
+    sa, sb = a["mcmc/std"][:], b["mcmc/std"][:]
+    se = np.sqrt(sa**2 / a["mcmc"].attrs["ess_min"] + sb**2 / b["mcmc"].attrs["ess_min"])
+    z = np.abs(a["mcmc/mean"][:] - b["mcmc/mean"][:])[se > 0] / se[se > 0]
+    return z.mean(), z.max()
+zm, zx = zdiff(pmz, pz)
+za, _ = zdiff(pmz, p1)
+check(zm < 1.5 and zx < 6 and za > 1.5, f"mask model, sensors 2, 5, 8, ... off: MCMC reference = unmasked one with those rows of H zeroed, |mean diff| / SE mean {zm:.2f} max {zx:.2f} (< 1.5, 6); the reference on every sensor is {za:.2f} away (a reference that ignored the mask would fail)")
 # mask model, unclipped prior: each case's exact posterior conditions on H's rows of its sensors
 for name in ("pgm.h5", "pgf.h5"):
     q = h5py.File(name)

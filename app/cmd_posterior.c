@@ -545,6 +545,26 @@ static void Coverage(PetscInt n, PetscInt nx, const PetscReal truth[], const Pet
    truth: a check of the data, the noise model and the linear algebra, independent of the network.
    Cases that see the same sensors share one solve (all of them without masks, or with a fixed
    -posterior_mask); a case with its own mask conditions on H's rows of the sensors that are on. */
+/* The run of cases i0 .. *i1 - 1 (of the first n) that share case i0's mask, and the sensors
+   its likelihood uses: on[0 .. *non - 1], those that are on (every sensor without a mask model).
+   The exact and MCMC references solve once per run. */
+static PetscErrorCode MaskRun(const TestSet *ts, PetscBool masked, PetscInt i0, PetscInt n, PetscInt *i1, PetscInt on[], PetscInt *non)
+{
+  const PetscInt   ny = ts->ny;
+  const PetscReal *mk = ts->mask + (size_t)i0 * ny;
+
+  PetscFunctionBeginUser;
+  for (*i1 = i0 + 1; *i1 < n; (*i1)++) {
+    PetscBool same = PETSC_TRUE;
+    if (masked) PetscCall(PetscArraycmp(mk, ts->mask + (size_t)*i1 * ny, ny, &same));
+    if (!same) break;
+  }
+  *non = 0;
+  for (PetscInt k = 0; k < ny; k++)
+    if (!masked || mk[k] != 0) on[(*non)++] = k;
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const TestSet *ts, PetscBool masked, ExactRef *ex)
 {
   const PetscInt nx = ts->nx, ny = ts->ny;
@@ -560,16 +580,8 @@ static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const Test
   PetscCall(PetscMalloc1((size_t)nx * nx, &Sig));
   PetscCall(PetscMalloc3((size_t)ny * nx, &Hm, (size_t)ts->ntest * ny, &Ym, ny, &on));
   PetscCall(SlpkGridCreate(comm, &g));
-  for (PetscInt i0 = 0, i1; i0 < ts->ntest; i0 = i1) {
-    const PetscReal *mk = ts->mask + (size_t)i0 * ny;
-    PetscInt         non = 0;
-    for (i1 = i0 + 1; i1 < ts->ntest; i1++) { /* the run of cases with i0's mask */
-      PetscBool same;
-      PetscCall(PetscArraycmp(mk, ts->mask + (size_t)i1 * ny, ny, &same));
-      if (!same) break;
-    }
-    for (PetscInt k = 0; k < ny; k++)
-      if (!masked || mk[k] != 0) on[non++] = k;
+  for (PetscInt i0 = 0, i1, non; i0 < ts->ntest; i0 = i1) {
+    PetscCall(MaskRun(ts, masked, i0, ts->ntest, &i1, on, &non));
     for (PetscInt r = 0; r < non; r++) PetscCall(PetscArraycpy(Hm + (size_t)r * nx, ts->H + (size_t)on[r] * nx, nx));
     for (PetscInt i = i0; i < i1; i++)
       for (PetscInt r = 0; r < non; r++) Ym[(size_t)(i - i0) * non + r] = ts->y[(size_t)i * ny + on[r]];
@@ -650,17 +662,9 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
       for (PetscInt k = 0; k < nx; k++) hm += ts->H[(size_t)i * nx + k] * ts->gp_mean;
       Yc[(size_t)c2 * ny + i] = ts->y[(size_t)c2 * ny + i] - hm;
     }
-  for (PetscInt i0 = 0, i1; i0 < ref->n; i0 = i1, nref++) {
-    const PetscReal *mk  = ts->mask + (size_t)i0 * ny;
-    PetscReal       *Sr  = Sig + (size_t)nref * nx * nx;
-    PetscInt         non = 0;
-    for (i1 = i0 + 1; i1 < ref->n; i1++) { /* the run of cases with i0's mask */
-      PetscBool same = PETSC_TRUE;
-      if (masked) PetscCall(PetscArraycmp(mk, ts->mask + (size_t)i1 * ny, ny, &same));
-      if (!same) break;
-    }
-    for (PetscInt k = 0; k < ny; k++)
-      if (!masked || mk[k] != 0) on[non++] = k;
+  for (PetscInt i0 = 0, i1, non; i0 < ref->n; i0 = i1, nref++) {
+    PetscReal *Sr = Sig + (size_t)nref * nx * nx;
+    PetscCall(MaskRun(ts, masked, i0, ref->n, &i1, on, &non));
     for (PetscInt r = 0; r < non; r++) PetscCall(PetscArraycpy(HLm + (size_t)r * nx, HL + (size_t)on[r] * nx, nx));
     for (PetscInt i = i0; i < i1; i++) {
       slot[i] = nref;
@@ -673,15 +677,14 @@ static PetscErrorCode McmcReference(MPI_Comm comm, const PostCtx *c, const TestS
   PetscCall(SlpkGridDestroy(&g));
   PetscCall(SamplerPartition(comm, ref->n, &nloc, &first));
   for (PetscInt l = 0; l < nloc; l++) {
-    const PetscInt   i  = (PetscInt)first + l;
-    const PetscReal *mk = ts->mask + (size_t)i * ny;
-    PetscInt         non = 0;
-    McmcStats        st;
-    for (PetscInt k = 0; k < ny; k++) /* the likelihood of this case's sensors */
-      if (!masked || mk[k] != 0) {
-        PetscCall(PetscArraycpy(Hc + (size_t)non * nx, ts->H + (size_t)k * nx, nx));
-        yc[non++] = ts->y[(size_t)i * ny + k];
-      }
+    const PetscInt i = (PetscInt)first + l;
+    PetscInt       i1, non;
+    McmcStats      st;
+    PetscCall(MaskRun(ts, masked, i, i + 1, &i1, on, &non)); /* the likelihood of this case's sensors */
+    for (PetscInt r = 0; r < non; r++) {
+      PetscCall(PetscArraycpy(Hc + (size_t)r * nx, ts->H + (size_t)on[r] * nx, nx));
+      yc[r] = ts->y[(size_t)i * ny + on[r]];
+    }
     p = (McmcProblem){nx, non, Hc, LK, ts->gp_mean, PetscSqr(c->meas.sigma), ts->gp_clip, Mu + (size_t)i * nx, Sig + (size_t)slot[i] * nx * nx};
     PetscCall(McmcRun(&p, &c->mo, i, yc, ref->mean + (size_t)i * nx, ref->std + (size_t)i * nx, &st, work));
     red[0] += st.evals_per_step;

@@ -13,16 +13,20 @@ For each file and sampler, one table row for all cases and one per group:
     are too wide, a floor of the network's resolution rather than the problem's).
 Columns: values (cases x segments), error of the posterior mean / mean flux, 1- and 2-sigma
 coverage of the truth, RMS error / RMS std (1 for a calibrated spread), the median of
-|truth - mean| / std (0.674 for a Gaussian error of that std), and, for an unclipped prior, the
-mean |mean - mu_post| / prior std and the mean std / exact std (issue 6's exact goal).
-The whole-file row reproduces the figures that `pdediff posterior` prints.
+|truth - mean| / std (0.674 for a Gaussian error of that std), and against the file's reference,
+on the group's values that have one: the mean |mean - reference mean| / prior std and the mean
+std / reference std; the reference is the exact Gaussian posterior (unclipped prior, every case;
+issue 6's exact goal) or the MCMC on the latent (clipped prior, its first cases; a value whose MCMC
+std is 0, clipped in every state, has no std ratio).
+The whole-file row reproduces the figures that `pdediff posterior` prints (the MCMC std ratio up
+to its weighting: the program averages per segment first).
 """
 import sys
 
 import h5py
 import numpy as np
 
-from advdiff_posterior import attr, exact_prior_std
+from advdiff_posterior import attr, exact_prior_std, key_of
 
 
 def groups(f, truth):
@@ -54,8 +58,14 @@ def rows(f, path):
     mean_flux = float(attr(f, "mean_flux"))
     split = groups(f, truth)
     prior_std = f["prior_std"][:]  # the unit of the std quartiles, read once for both samplers
-    if "exact" in f:
-        prior_sd, ex_mean, ex_sd = exact_prior_std(f), f["exact/mean"][:], f["exact/std"][:]
+    ref = "exact" if "exact" in f else ("mcmc" if "mcmc" in f else None)
+    if ref:  # the reference's cases are the first n of the file's
+        ref_mean, ref_sd = f[ref + "/mean"][:], f[ref + "/std"][:]
+        ref_unit = exact_prior_std(f) if ref == "exact" else prior_std
+        has_ref = np.zeros(truth.shape, bool)
+        has_ref[:ref_mean.shape[0]] = True
+    form, mask, gauss = key_of(f)
+    run = f"{form.upper()}{' mask' if mask else ''}{' unclipped' if gauss else ''} {attr(f, 'noise_level'):g}"
     out = []
     for s in ("ode", "sde"):
         if s not in f:
@@ -63,17 +73,22 @@ def rows(f, path):
         m, sd = f[s + "/posterior_mean"][:], f[s + "/posterior_std"][:]
         err = np.abs(m - truth)
         z = err / np.maximum(sd, np.finfo(float).tiny)
-        if "exact" in f:
-            ex_err = np.abs(m - ex_mean) / prior_sd
-            ratio = sd / ex_sd
+        if ref:
+            n_ref = ref_mean.shape[0]
+            ref_err = np.abs(m[:n_ref] - ref_mean) / ref_unit
+            ratio = np.where(ref_sd > 0, sd[:n_ref] / np.where(ref_sd > 0, ref_sd, 1), np.nan)
         for label, sel in split + std_quartiles(sd, prior_std):
             n = int(sel.sum())
             if n == 0:
                 continue
-            cells = [f"{attr(f, 'sde_type', '?').upper()} {attr(f, 'noise_level'):g}", s.upper(), label, str(n),
+            cells = [run, s.upper(), label, str(n),
                      f"{100 * err[sel].mean() / mean_flux:.2f}%", f"{(z[sel] <= 1).mean():.3f}", f"{(z[sel] <= 2).mean():.3f}",
                      f"{np.sqrt((err[sel] ** 2).mean() / (sd[sel] ** 2).mean()):.3f}", f"{np.median(z[sel]):.3f}"]
-            cells += [f"{ex_err[sel].mean():.3f}", f"{ratio[sel].mean():.3f}"] if "exact" in f else ["-", "-"]
+            rsel = sel[:n_ref] if ref else None
+            if ref and rsel.any():
+                cells += [f"{'MCMC' if ref == 'mcmc' else 'exact'} ({int(rsel.sum())})", f"{ref_err[rsel].mean():.3f}", f"{np.nanmean(ratio[rsel]):.3f}"]
+            else:
+                cells += ["-", "-", "-"]
             out.append("| " + " | ".join(cells) + f" | {path} |")
     return out
 
@@ -82,7 +97,7 @@ def main(argv):
     if not argv:
         sys.exit(__doc__)
     head = ("| run | sampler | cases | values | error / mean flux | 1-sigma cov. | 2-sigma cov. | RMS err / RMS std "
-            "| median abs err / std | vs exact: mean err. (prior std) | vs exact: std ratio | file |\n" + "|---" * 12 + "|")
+            "| median abs err / std | reference (values) | vs ref.: mean err. (prior std) | vs ref.: std ratio | file |\n" + "|---" * 13 + "|")
     body = []
     for p in argv:
         with h5py.File(p, "r") as f:

@@ -62,8 +62,6 @@ def rows(f, path):
     if ref:  # the reference's cases are the first n of the file's
         ref_mean, ref_sd = f[ref + "/mean"][:], f[ref + "/std"][:]
         ref_unit = exact_prior_std(f) if ref == "exact" else prior_std
-        has_ref = np.zeros(truth.shape, bool)
-        has_ref[:ref_mean.shape[0]] = True
     form, mask, gauss = key_of(f)
     run = f"{form.upper()}{' mask' if mask else ''}{' unclipped' if gauss else ''} {attr(f, 'noise_level'):g}"
     out = []

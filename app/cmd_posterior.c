@@ -541,10 +541,6 @@ static void Coverage(PetscInt n, PetscInt nx, const PetscReal truth[], const Pet
   *cov2 = (PetscReal)n2 / ((PetscReal)n * nx);
 }
 
-/* The exact Gaussian posterior of every case (replicated) and its own calibration against the
-   truth: a check of the data, the noise model and the linear algebra, independent of the network.
-   Cases that see the same sensors share one solve (all of them without masks, or with a fixed
-   -posterior_mask); a case with its own mask conditions on H's rows of the sensors that are on. */
 /* The run of cases i0 .. *i1 - 1 (of the first n) that share case i0's mask, and the sensors
    its likelihood uses: on[0 .. *non - 1], those that are on (every sensor without a mask model).
    The exact and MCMC references solve once per run. */
@@ -565,6 +561,10 @@ static PetscErrorCode MaskRun(const TestSet *ts, PetscBool masked, PetscInt i0, 
   PetscFunctionReturn(0);
 }
 
+/* The exact Gaussian posterior of every case (replicated) and its own calibration against the
+   truth: a check of the data, the noise model and the linear algebra, independent of the network.
+   Cases that see the same sensors share one solve (all of them without masks, or with a fixed
+   -posterior_mask); a case with its own mask conditions on H's rows of the sensors that are on. */
 static PetscErrorCode ExactPosterior(MPI_Comm comm, const PostCtx *c, const TestSet *ts, PetscBool masked, ExactRef *ex)
 {
   const PetscInt nx = ts->nx, ny = ts->ny;

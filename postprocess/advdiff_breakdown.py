@@ -61,6 +61,7 @@ def rows(f, path):
     ref = "exact" if "exact" in f else ("mcmc" if "mcmc" in f else None)
     if ref:  # the reference's cases are the first n of the file's
         ref_mean, ref_sd = f[ref + "/mean"][:], f[ref + "/std"][:]
+        n_ref = ref_mean.shape[0]
         ref_unit = exact_prior_std(f) if ref == "exact" else prior_std
     form, mask, gauss = key_of(f)
     run = f"{form.upper()}{' mask' if mask else ''}{' unclipped' if gauss else ''} {attr(f, 'noise_level'):g}"
@@ -72,7 +73,6 @@ def rows(f, path):
         err = np.abs(m - truth)
         z = err / np.maximum(sd, np.finfo(float).tiny)
         if ref:
-            n_ref = ref_mean.shape[0]
             ref_err = np.abs(m[:n_ref] - ref_mean) / ref_unit
             ratio = np.where(ref_sd > 0, sd[:n_ref] / np.where(ref_sd > 0, ref_sd, 1), np.nan)
         for label, sel in split + std_quartiles(sd, prior_std):

@@ -101,6 +101,9 @@ def main(argv):
         with h5py.File(p, "r") as f:
             if "truth" not in f or "mean_flux" not in f.attrs:
                 sys.exit(f"{p}: not a pdediff posterior file with the true fluxes (write it with pdediff posterior)")
+            if "archive_rows" in f.attrs:  # a compact copy holds a few cases; its breakdown was made from all of them
+                sys.exit(f"{p}: an advdiff_archive.py copy ({int(f.attrs['archive_rows'])} of {int(attr(f, 'n_test'))} cases); "
+                         f"its breakdown, made from every case, is its attribute 'breakdown' (h5dump -a breakdown {p})")
             body += rows(f, p)
     print(head)
     print("\n".join(body))

@@ -63,11 +63,15 @@ def walls(ax_lo, ax_hi, v, **kw):
 def fig_cases(f, sampler, out):
     kept = f["kept_cases"][:].astype(int)
     ns = int(attr(f, "n_samples"))
-    smp = f[sampler + "/samples"][:].reshape(len(kept), ns, -1)
+    if sampler + "/samples" in f:
+        smp = f[sampler + "/samples"][:].reshape(len(kept), ns, -1)
+        stats = [(s.mean(axis=0), s.std(axis=0, ddof=1)) for s in smp]
+    else:  # an advdiff_archive.py copy: the kept cases' rows of the per-case mean and std (of the same samples)
+        stats = [(f[sampler + "/posterior_mean"][c], f[sampler + "/posterior_std"][c]) for c in kept]
     truth = f["truth"][:] if "truth" in f else None
     fig, axes = plt.subplots(len(kept), 2, figsize=(10, 2.6 * len(kept)), squeeze=False, sharex=True)
     for r, c in enumerate(kept):
-        mean, sd = smp[r].mean(axis=0), smp[r].std(axis=0, ddof=1)
+        mean, sd = stats[r]
         n = len(mean) // 2
         seg = np.arange(1, n + 1)
         for w, ax in enumerate(axes[r]):
@@ -109,17 +113,24 @@ def fig_per_level(files, dataset, sampler, ylabel, out, title, prior=False):
     plt.close(fig)
 
 
-def fig_exact(f, samplers, out):
-    prior_sd = exact_prior_std(f)
+def exact_segments(f, s):
+    """per segment, over cases: |mean - exact mean| / prior std and std / exact std of sampler s
+    (an advdiff_archive.py copy stores both, computed from every case before it cut them)"""
+    if s + "/exact_segment_error" in f:
+        return f[s + "/exact_segment_error"][:], f[s + "/exact_segment_std_ratio"][:]
     # exact/std: one row per segment, or one per case and segment for a mask model (its sensors)
     mu, ex_sd = f["exact/mean"][:], f["exact/std"][:]
+    err = np.abs(f[s + "/posterior_mean"][:] - mu).mean(axis=0) / exact_prior_std(f)
+    return err, (f[s + "/posterior_std"][:] / ex_sd).mean(axis=0)
+
+
+def fig_exact(f, samplers, out):
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    seg = np.arange(1, mu.shape[1] + 1)
     for s in samplers:
         if s not in f:
             continue
-        err = np.abs(f[s + "/posterior_mean"][:] - mu).mean(axis=0) / prior_sd
-        ratio = (f[s + "/posterior_std"][:] / ex_sd).mean(axis=0)
+        err, ratio = exact_segments(f, s)
+        seg = np.arange(1, len(err) + 1)
         a.plot(seg, err, marker="o", ms=3, label=s.upper())
         b.plot(seg, ratio, marker="o", ms=3, label=s.upper())
     a.axhline(0.1, color="k", ls="--", lw=0.8, label="goal 0.1")

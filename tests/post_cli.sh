@@ -325,6 +325,70 @@ for name, groups in (("p1.h5", ("true flux clipped to 0", "true flux > 0")), ("p
         print(f"ok   breakdown: {name} {s.upper()} whole-file row = pdediff's figures, {len([g for g in groups if g in mine])} groups and the 4 std quartiles each partition its {al[3]} values", *said, sep="\n")
 PY
 
+# Compact copies (advdiff_archive.py: a few case rows, no samples) draw the same figures and table;
+# the breakdown made from every case is kept in them; a non-posterior file is refused, nothing left.
+/usr/bin/python3 "$root/postprocess/advdiff_archive.py" arc p1.h5 pg.h5 pm.h5 pgm.h5 > arc.log
+/usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figsa arc/p1.h5 arc/pg.h5 arc/pm.h5 > figsa.log
+/usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figsam arc/pgm.h5 > figsam.log
+cmp figs/summary.md figsa/summary.md || { echo "FAIL: summary.md from the compact copies differs from the files' own"; diff figs/summary.md figsa/summary.md; exit 1; }
+for f in cases_vp_0.02.png error_vp.png std_vp.png exact_vp_0.05.png cases_vp_unclipped_0.05.png error_vp_mask.png std_vp_mask.png; do
+  [ -s "figsa/$f" ] || { echo "FAIL: postprocess did not draw figsa/$f from the compact copies"; cat figsa.log; exit 1; }
+done
+[ -s figsam/exact_vp_0.02.png ] || { echo "FAIL: no exact figure from the mask model's compact copy"; exit 1; }
+if /usr/bin/python3 "$root/postprocess/advdiff_breakdown.py" arc/pm.h5 > arc_bd.log 2>&1 || ! grep -q "attribute 'breakdown'" arc_bd.log; then
+  echo "FAIL: the breakdown should refuse a compact copy of 2 of 40 cases and name its stored breakdown"; cat arc_bd.log; exit 1
+fi
+if /usr/bin/python3 "$root/postprocess/advdiff_archive.py" arc data.h5 > arc_bad.log 2>&1 || ! grep -q "not a pdediff posterior file" arc_bad.log || [ -e arc/data.h5 ] || ls arc/*.partial > /dev/null 2>&1; then
+  echo "FAIL: archiving a data set should fail with a clear message and leave nothing"; cat arc_bad.log; exit 1
+fi
+/usr/bin/python3 - "$root/postprocess" <<'PY' || exit 1
+import sys
+import h5py
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from advdiff_posterior import exact_segments
+bd = [l.strip() for l in open("breakdown.md") if l.startswith("| VP")]
+for name, rows in (("p1.h5", 100), ("pg.h5", 100), ("pm.h5", 2), ("pgm.h5", 1)):
+    f, a = h5py.File(name, "r"), h5py.File("arc/" + name, "r")
+    bad = []
+    def same_attrs(x, y, what):
+        for k, v in x.attrs.items():
+            if k not in y.attrs or not np.array_equal(np.asarray(y.attrs[k]), np.asarray(v)):
+                bad.append(f"attribute {k} of {what}")
+    same_attrs(f, a, "/")
+    def visit(path, obj):
+        if isinstance(obj, h5py.Group):
+            same_attrs(obj, a[path], path)
+        elif path.endswith("samples"):
+            bad.extend([f"{path} copied"] if path in a else [])
+        elif obj.size <= 4096:
+            bad.extend([] if np.array_equal(a[path][()], obj[()]) else [f"{path} not copied whole"])
+        else:
+            bad.extend([] if np.array_equal(a[path][()], obj[:rows]) else [f"{path} not its first {rows} rows"])
+    f.visititems(visit)
+    if int(a.attrs["archive_rows"]) != rows or int(a.attrs["archive_rows"]) != int(f["kept_cases"][:].max()) + 1:
+        bad.append(f"archive_rows {a.attrs['archive_rows']}, expected {rows}")
+    for s in ("ode", "sde"):
+        if s in f and "kept_cases" in f and f["kept_cases"].size:  # Figure 6 from the copy: its rows are the samples' mean and std
+            k = f["kept_cases"][:].astype(int)
+            smp = f[s + "/samples"][:].reshape(len(k), int(f.attrs["n_samples"]), -1)
+            if not (np.allclose(a[s + "/posterior_mean"][:][k], smp.mean(axis=1), rtol=1e-12, atol=1e-12)
+                    and np.allclose(a[s + "/posterior_std"][:][k], smp.std(axis=1, ddof=1), rtol=1e-10, atol=1e-12)):
+                bad.append(f"{s}: kept cases' mean/std differ from their samples'")
+        if s in f and "exact" in f:
+            e0, r0 = exact_segments(f, s)
+            e1, r1 = exact_segments(a, s)
+            bad += [] if np.array_equal(e0, e1) and np.array_equal(r0, r1) else [f"{s}: exact per-segment series differ"]
+    mine = [l for l in bd if l.endswith(f"| {name} |")]
+    if mine and a.attrs["breakdown"].splitlines() != mine:
+        bad.append("stored breakdown differs from advdiff_breakdown.py on the file")
+    if bad:
+        raise SystemExit(f"FAIL: compact copy arc/{name}: " + "; ".join(bad))
+    print(f"ok   archive: {name} -> arc/{name}: every attribute and small dataset, {rows} of {f.attrs['n_test']} case rows, no samples"
+          + (", the breakdown" if mine else "") + (", the exact per-segment series" if "exact" in f else ""))
+PY
+echo "ok   archive: summary.md and the figures drawn from the compact copies equal the files' own"
+
 # The sweep report's exact-posterior verdict (issue 6's goal: mean error < 0.1 prior std, every
 # segment's std ratio in [0.9, 1.1]) on the unclipped cell, as one cell of a run directory.
 mkdir -p rep/posts && cp pg.h5 rep/posts/vp_0.05.post.h5

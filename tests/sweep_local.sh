@@ -4,7 +4,8 @@
 #  - bad input: a missing experiment file, an unknown formulation, a missing options file, a run
 #    directory holding another experiment: exit 2, a message naming the file/formulation, nothing run;
 #  - a two-cell sweep (VP at 0.02, VP mask model at 0.02) on a small data set through every stage
-#    script: data set, models, posterior files, figures, report with both cells, provenance;
+#    script: data set, models, posterior files, figures, report with both cells, provenance, the
+#    compact copies of the posterior files (RUN/archive) with the model's attributes;
 #  - CELLS="vp_mask_0.02" runs that cell only (an unknown tag is refused, nothing run);
 #  - a failing cell (mask probability 1.5): the sweep stops naming the stage, cell and log, the
 #    log holds pdediff's error, nothing downstream runs (no posterior file, no report), the
@@ -66,7 +67,8 @@ echo "ok: ZERO_ARGS on the noise-free cells of inputs/sweep_recipe.conf only"
 conf ok.conf 'MASK_ARGS="-mask_prob 0.7 -mask_copies 4 -train_epochs 20"'
 bash "$sweep" local ok.conf run_ok | tee sweep_ok.log
 for f in data/dataset.h5 models/vp_0.02.model.h5 models/vp_mask_0.02.model.h5 posts/vp_0.02.post.h5 \
-         posts/vp_mask_0.02.post.h5 figures/figure5_fields.png figures/figure11_vp_mask_0.02.png figures/error_vp.png figures/std_vp_mask.png report.md; do
+         posts/vp_mask_0.02.post.h5 figures/figure5_fields.png figures/figure11_vp_mask_0.02.png figures/error_vp.png figures/std_vp_mask.png report.md \
+         archive/vp_0.02.post.h5 archive/vp_mask_0.02.post.h5; do
   [ -s "run_ok/$f" ] || fail "run_ok/$f missing"
 done
 [ "$(cat run_ok/cells.txt | wc -l)" = 2 ] || fail "cells.txt should hold 2 cells"
@@ -86,6 +88,10 @@ for cell, mask in (("vp_0.02", 0), ("vp_mask_0.02", 1)):
         assert f.attrs["slurm_job_id"] == b"none", "no SLURM here"
         assert b"-noise_level 0.02" in f.attrs["options"], "options not recorded"
     assert p["ode/posterior_mean"].shape == (8, 30), p["ode/posterior_mean"].shape
+    a = h5py.File(f"{run}/archive/{cell}.post.h5", "r")  # the postprocess stage's compact copy
+    kept = p["kept_cases"][:]
+    assert int(a.attrs["archive_rows"]) == kept.max() + 1 and "samples" not in a["ode"], cell
+    assert a["model"].attrs["train_epochs"] == m.attrs["train_epochs"] and a.attrs["options"] == p.attrs["options"], cell
 print("sweep_local: models and posterior files carry the cell's noise level, mask flag and provenance")
 EOF
 grep -q "^| vp_0.02 | VP | no | 0.02 | ODE" run_ok/report.md || fail "report: no vp_0.02 ODE row"

@@ -19,7 +19,7 @@ the kept cases. The compact copy OUTDIR/<name of POST.h5> holds:
 Root attribute `archive_rows` says how many case rows the copy holds (`n_test` stays the run's);
 advdiff_breakdown.py refuses such a copy and points to its stored breakdown.
 A run's results then outlive its run directory: a few tens of KB per cell, so the copies of a
-whole sweep can be kept with the code (results/) and the figures drawn again from them:
+whole sweep can be kept elsewhere and the figures drawn again from them:
     /usr/bin/python3 postprocess/advdiff_posterior.py FIGDIR OUTDIR/*.post.h5
 Each copy is written to NAME.partial and renamed, so an interrupted run leaves no half file.
 """

@@ -21,12 +21,13 @@ std is 0, clipped in every state, has no std ratio).
 The whole-file row reproduces the figures that `pdediff posterior` prints (the MCMC std ratio up
 to its weighting: the program averages per segment first).
 """
+import os
 import sys
 
-import h5py
 import numpy as np
 
 from advdiff_posterior import attr, exact_prior_std, key_of
+from advdiff_text import open_post
 
 
 def groups(f, truth):
@@ -98,12 +99,16 @@ def main(argv):
             "| median abs err / std | reference (values) | vs ref.: mean err. (prior std) | vs ref.: std ratio | file |\n" + "|---" * 13 + "|")
     body = []
     for p in argv:
-        with h5py.File(p, "r") as f:
+        if not os.path.exists(p):
+            sys.exit(f"{p}: no such file")
+        f, _ = open_post(p)
+        with f:
             if "truth" not in f or "mean_flux" not in f.attrs:
                 sys.exit(f"{p}: not a pdediff posterior file with the true fluxes (write it with pdediff posterior)")
             if "archive_rows" in f.attrs:  # a compact copy holds a few cases; its breakdown was made from all of them
                 sys.exit(f"{p}: an advdiff_archive.py copy ({int(f.attrs['archive_rows'])} of {int(attr(f, 'n_test'))} cases); "
-                         f"its breakdown, made from every case, is its attribute 'breakdown' (h5dump -a breakdown {p})")
+                         f"its breakdown, made from every case, is its attribute 'breakdown' "
+                         + ("(in the text: the root object's attrs)" if p.endswith(".json") else f"(h5dump -a breakdown {p})"))
             body += rows(f, p)
     print(head)
     print("\n".join(body))

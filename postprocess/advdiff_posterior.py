@@ -3,7 +3,8 @@
 
     /usr/bin/python3 postprocess/advdiff_posterior.py OUTDIR POST.h5 [POST.h5 ...] [--sampler ode|sde]
 
-Each POST.h5 is one (formulation, noise level, mask) run. Written to OUTDIR:
+Each POST.h5 is one (formulation, noise level, mask) run: the run's file, its compact copy
+(advdiff_archive.py) or that copy as text (advdiff_text.py, POST.json). Written to OUTDIR:
   cases_<form>[_mask]_<level>.png  Figures 6 / 12: for the kept test cases, the true flux (green),
                                    the posterior mean (black) and mean +- 1 std (gray) on the lower
                                    and the upper wall;
@@ -29,6 +30,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from advdiff_text import open_post  # noqa: E402
 
 
 def attr(f, name, default=None):
@@ -188,11 +191,13 @@ def main(argv):
     groups = defaultdict(list)
     rows = []
     for p in paths:
-        f = h5py.File(p, "r")
+        if not os.path.exists(p):
+            sys.exit(f"{p}: no such file")
+        f, name = open_post(p)  # the run's file, its compact copy, or the copy as text (.json)
         if "kept_cases" not in f and "measurement" not in f:
             sys.exit(f"{p}: not a pdediff posterior file")
         groups[key_of(f)].append(f)
-        rows += summary_rows(f, p)
+        rows += summary_rows(f, name)
         key = key_of(f)
         level = f"{attr(f, 'noise_level'):g}"
         if "kept_cases" in f and sampler in f:

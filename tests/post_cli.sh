@@ -389,6 +389,65 @@ for name, rows in (("p1.h5", 100), ("pg.h5", 100), ("pm.h5", 2), ("pgm.h5", 1)):
 PY
 echo "ok   archive: summary.md and the figures drawn from the compact copies equal the files' own"
 
+# The compact copies as text (advdiff_text.py) and back: the same groups, attributes (types too)
+# and datasets bit for bit; the figures and summary.md drawn from the text equal the copies';
+# a full posterior file and a damaged text are refused with a message, nothing left.
+/usr/bin/python3 "$root/postprocess/advdiff_text.py" dump txt arc/p1.h5 arc/pg.h5 arc/pm.h5 arc/pgm.h5 > txt.log
+/usr/bin/python3 "$root/postprocess/advdiff_text.py" load back txt/p1.post.json txt/pg.json txt/pm.json txt/pgm.json > back.log 2>&1 \
+  && { echo "FAIL: load should refuse the missing txt/p1.post.json before writing anything"; exit 1; }
+grep -q "txt/p1.post.json: no such file" back.log && [ ! -e back ] || { echo "FAIL: a missing text copy: no clear message, or output written"; cat back.log; exit 1; }
+/usr/bin/python3 "$root/postprocess/advdiff_text.py" load back txt/p1.json txt/pg.json txt/pm.json txt/pgm.json > back.log
+/usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figst txt/p1.json txt/pg.json txt/pm.json > figst.log
+cmp figsa/summary.md figst/summary.md || { echo "FAIL: summary.md from the text copies differs from the compact copies'"; diff figsa/summary.md figst/summary.md; exit 1; }
+for f in cases_vp_0.02.png error_vp.png std_vp.png exact_vp_0.05.png cases_vp_unclipped_0.05.png error_vp_mask.png std_vp_mask.png; do
+  cmp "figsa/$f" "figst/$f" || { echo "FAIL: figst/$f drawn from the text differs from figsa/$f"; exit 1; }
+done
+/usr/bin/python3 - <<'PY' || exit 1
+import h5py
+import numpy as np
+for name in ("p1.h5", "pg.h5", "pm.h5", "pgm.h5"):
+    a, b = h5py.File("arc/" + name, "r"), h5py.File("back/" + name, "r")
+    bad = []
+    def same_attrs(x, y, what):
+        if sorted(x.attrs) != sorted(y.attrs):
+            bad.append(f"attribute names of {what}")
+        for k, v in x.attrs.items():
+            u = y.attrs.get(k)
+            if type(u) is not type(v) or np.asarray(u).dtype != np.asarray(v).dtype or not np.array_equal(np.asarray(u), np.asarray(v)):
+                bad.append(f"attribute {k} of {what}: {v!r} -> {u!r}")
+    same_attrs(a, b, "/")
+    na, nb = [], []
+    a.visit(na.append)
+    b.visit(nb.append)
+    bad += [] if sorted(na) == sorted(nb) else [f"members {sorted(set(na) ^ set(nb))}"]
+    def visit(path, obj):
+        same_attrs(obj, b[path], path)
+        if isinstance(obj, h5py.Dataset):
+            d = b[path]
+            if d.dtype != obj.dtype or d.shape != obj.shape or not np.array_equal(d[()], obj[()], equal_nan=d.dtype.kind == "f"):
+                bad.append(f"dataset {path}")
+    a.visititems(visit)
+    if bad:
+        raise SystemExit(f"FAIL: arc/{name} -> text -> back/{name}: " + "; ".join(bad))
+    print(f"ok   text: arc/{name} -> txt -> back/{name}: {len(na)} members, every attribute and dataset with its dtype, bit for bit")
+PY
+if /usr/bin/python3 "$root/postprocess/advdiff_text.py" dump txt_bad p1.h5 > txt_bad.log 2>&1 || ! grep -q "not a compact copy.*advdiff_archive.py" txt_bad.log || [ -e txt_bad/p1.json ]; then
+  echo "FAIL: dumping a full posterior file should be refused, naming advdiff_archive.py"; cat txt_bad.log; exit 1
+fi
+head -c 3000 txt/pm.json > cut.json
+if /usr/bin/python3 "$root/postprocess/advdiff_text.py" load back_bad cut.json > cut.log 2>&1 || ! grep -q "cut.json: not a readable text copy" cut.log \
+   || ls back_bad/* > /dev/null 2>&1; then
+  echo "FAIL: loading a truncated text copy should fail with a clear message and leave nothing"; cat cut.log; exit 1
+fi
+sed 's/"shape": \[6, 30\]/"shape": [6, 31]/' txt/pm.json > shape.json
+if /usr/bin/python3 "$root/postprocess/advdiff_posterior.py" figs_bad shape.json > shape.log 2>&1 || ! grep -q "shape.json: damaged text copy" shape.log; then
+  echo "FAIL: a text copy whose values do not fill its shape should be refused"; cat shape.log; exit 1
+fi
+if /usr/bin/python3 "$root/postprocess/advdiff_breakdown.py" txt/pm.json > txt_bd.log 2>&1 || ! grep -q "attribute 'breakdown'" txt_bd.log; then
+  echo "FAIL: the breakdown should refuse a text copy and name its stored breakdown"; cat txt_bd.log; exit 1
+fi
+echo "ok   text: figures and summary.md from the text copies equal the compact copies'; bad input refused"
+
 # The sweep report's exact-posterior verdict (issue 6's goal: mean error < 0.1 prior std, every
 # segment's std ratio in [0.9, 1.1]) on the unclipped cell, as one cell of a run directory.
 mkdir -p rep/posts && cp pg.h5 rep/posts/vp_0.05.post.h5

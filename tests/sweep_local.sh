@@ -5,7 +5,7 @@
 #    directory holding another experiment: exit 2, a message naming the file/formulation, nothing run;
 #  - a two-cell sweep (VP at 0.02, VP mask model at 0.02) on a small data set through every stage
 #    script: data set, models, posterior files, figures, report with both cells, provenance, the
-#    compact copies of the posterior files (RUN/archive) with the model's attributes;
+#    compact copies of the posterior files (RUN/archive, HDF5 and text) with the model's attributes;
 #  - CELLS="vp_mask_0.02" runs that cell only (an unknown tag is refused, nothing run);
 #  - a failing cell (mask probability 1.5): the sweep stops naming the stage, cell and log, the
 #    log holds pdediff's error, nothing downstream runs (no posterior file, no report), the
@@ -68,15 +68,17 @@ conf ok.conf 'MASK_ARGS="-mask_prob 0.7 -mask_copies 4 -train_epochs 20"'
 bash "$sweep" local ok.conf run_ok | tee sweep_ok.log
 for f in data/dataset.h5 models/vp_0.02.model.h5 models/vp_mask_0.02.model.h5 posts/vp_0.02.post.h5 \
          posts/vp_mask_0.02.post.h5 figures/figure5_fields.png figures/figure11_vp_mask_0.02.png figures/error_vp.png figures/std_vp_mask.png report.md \
-         archive/vp_0.02.post.h5 archive/vp_mask_0.02.post.h5; do
+         archive/vp_0.02.post.h5 archive/vp_mask_0.02.post.h5 archive/vp_0.02.post.json archive/vp_mask_0.02.post.json; do
   [ -s "run_ok/$f" ] || fail "run_ok/$f missing"
 done
 [ "$(cat run_ok/cells.txt | wc -l)" = 2 ] || fail "cells.txt should hold 2 cells"
 grep -q "^vp_mask_0.02 vp 0.02 -mask_prob 0.7 -mask_copies 4" run_ok/cells.txt || fail "mask cell line"
 cmp -s "$root/inputs/advdiff_quick.opts" run_ok/inputs/advdiff_quick.opts || fail "options file not snapshotted"
-/usr/bin/python3 - run_ok <<'EOF'
+/usr/bin/python3 - run_ok "$root/postprocess" <<'EOF'
 import sys, h5py
 run = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from advdiff_text import open_text
 for cell, mask in (("vp_0.02", 0), ("vp_mask_0.02", 1)):
     m = h5py.File(f"{run}/models/{cell}.model.h5", "r")
     p = h5py.File(f"{run}/posts/{cell}.post.h5", "r")
@@ -92,6 +94,9 @@ for cell, mask in (("vp_0.02", 0), ("vp_mask_0.02", 1)):
     kept = p["kept_cases"][:]
     assert int(a.attrs["archive_rows"]) == kept.max() + 1 and "samples" not in a["ode"], cell
     assert a["model"].attrs["train_epochs"] == m.attrs["train_epochs"] and a.attrs["options"] == p.attrs["options"], cell
+    t, name = open_text(f"{run}/archive/{cell}.post.json")  # and its text form
+    assert name == f"{cell}.post.h5" and t["model"].attrs["train_epochs"] == m.attrs["train_epochs"], cell
+    assert (t["ode/segment_error"][:] == a["ode/segment_error"][:]).all() and t.attrs["options"] == p.attrs["options"], cell
 print("sweep_local: models and posterior files carry the cell's noise level, mask flag and provenance")
 EOF
 grep -q "^| vp_0.02 | VP | no | 0.02 | ODE" run_ok/report.md || fail "report: no vp_0.02 ODE row"

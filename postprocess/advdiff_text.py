@@ -35,6 +35,18 @@ def fail(msg):
     sys.exit("advdiff_text: " + msg)
 
 
+def atomic(out, write):
+    """write(tmp) to out + ".partial", renamed to out only when it finished: no half file under out"""
+    tmp = out + ".partial"
+    try:
+        write(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, out)
+
+
 def encode_value(v, what):
     if isinstance(v, str):
         return {"str": v}
@@ -86,17 +98,12 @@ def dump(path, outdir):
             fail(f"{path}: not a compact copy (no attribute archive_rows); make one first with "
                  f"postprocess/advdiff_archive.py OUTDIR {path}")
         objs = objects(f)
-    tmp = out + ".partial"
-    try:
+    def write(tmp):
         with open(tmp, "w") as t:
             t.write('{"format": "%s", "version": %d, "name": %s, "objects": [\n' % (FORMAT, VERSION, json.dumps(name)))
             t.write(",\n".join(json.dumps(o) for o in objs))
             t.write("\n]}\n")
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    os.replace(tmp, out)
+    atomic(out, write)
     print(f"advdiff_text: {path} ({os.path.getsize(path) / 1024:.0f} KB) -> {out} ({os.path.getsize(out) / 1024:.0f} KB of text, {len(objs)} objects)")
     return out
 
@@ -154,15 +161,10 @@ def load(path, outdir):
     out = os.path.join(outdir, os.path.basename(doc.get("name") or os.path.basename(path)[:-5] + ".h5"))
     if os.path.abspath(out) == os.path.abspath(path):
         fail(f"{path}: the output would overwrite the input; choose another OUTDIR")
-    tmp = out + ".partial"
-    try:
+    def write(tmp):
         with h5py.File(tmp, "w") as g:
             fill(g, doc, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    os.replace(tmp, out)
+    atomic(out, write)
     print(f"advdiff_text: {path} -> {out}")
     return out
 

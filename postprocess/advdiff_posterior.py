@@ -24,7 +24,6 @@ import os
 import sys
 from collections import defaultdict
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")

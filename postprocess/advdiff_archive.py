@@ -31,6 +31,7 @@ import numpy as np
 
 from advdiff_breakdown import rows as breakdown_rows
 from advdiff_posterior import exact_segments
+from advdiff_text import atomic
 
 SMALL = 4096  # datasets of at most this many values are copied whole (per-segment metrics, MCMC's cases)
 
@@ -89,14 +90,7 @@ def archive(path, outdir):
         nrows = int(kept.max()) + 1 if kept.size else 0
         # the breakdown needs every case, so it is computed before the cases are cut
         table = "\n".join(breakdown_rows(f, os.path.basename(path))) if "truth" in f and "mean_flux" in f.attrs else ""
-        tmp = out + ".partial"
-        try:
-            write_copy(f, path, tmp, n_test, nrows, table)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-    os.replace(tmp, out)
+        atomic(out, lambda tmp: write_copy(f, path, tmp, n_test, nrows, table))
     kb = os.path.getsize(out) / 1024
     print(f"advdiff_archive: {path} ({os.path.getsize(path) / 1024:.0f} KB) -> {out} ({kb:.0f} KB, {nrows} of {n_test} case rows)")
 

@@ -190,8 +190,6 @@ def main(argv):
     groups = defaultdict(list)
     rows = []
     for p in paths:
-        if not os.path.exists(p):
-            sys.exit(f"{p}: no such file")
         f, name = open_post(p)  # the run's file, its compact copy, or the copy as text (.json)
         if "kept_cases" not in f and "measurement" not in f:
             sys.exit(f"{p}: not a pdediff posterior file")

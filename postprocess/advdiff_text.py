@@ -148,6 +148,8 @@ def open_text(path):
 
 def open_post(path):
     """a posterior file, its compact copy or a text copy (.json): (h5py.File, name for tables)"""
+    if not os.path.exists(path):
+        fail(f"{path}: no such file")
     if path.endswith(".json"):
         return open_text(path)
     try:

@@ -295,7 +295,8 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
     sum.epochs     = c.to.epochs;
     sum.steps      = tr.step;
     sum.final_loss = tr.epoch_loss;
-    sum.seconds    = t1 - t0;
+    sum.seconds    = tr.seconds; /* with the earlier runs' time when resumed */
+    sum.seconds_steps = tr.steps_timed;
     sum.train_seed = c.to.seed;
     sum.n_train    = (PetscInt)d.N;
     sum.ema_decay  = c.to.ema_decay;
@@ -307,6 +308,7 @@ PetscErrorCode CmdTrain(MPI_Comm comm, int nargs, char **args, int *status)
       int          size;
       PetscCallMPI(MPI_Comm_size(comm, &size));
       PetscCall(PetscPrintf(comm, "train: done: %lld steps (%" PetscInt_FMT " epochs) in %.1f s on %d rank(s), %.0f samples/s, %.2f GFLOP/s in the network; mean loss of the last epoch %.5f; %" PetscInt_FMT " checkpoints\n", (long long)(total - start), c.to.epochs, t1 - t0, size, (double)(total - start) * c.to.batch / PetscMax(t1 - t0, 1e-9), 1e-9 * flops / PetscMax(t1 - t0, 1e-9), (double)tr.epoch_loss, tr.nckpt));
+      if (start > 0) PetscCall(PetscPrintf(comm, "train: with the runs before the restart: %lld steps in %.1f s of training, %.0f samples/s%s\n", (long long)tr.steps_timed, (double)tr.seconds, (double)tr.steps_timed * c.to.batch / PetscMax(tr.seconds, 1e-9), tr.steps_timed < tr.step ? " (the first checkpoint kept no time)" : ""));
       PetscCall(PetscPrintf(comm, "train: wrote model %s (checkpoint %s)\n", c.model, c.ckpt));
     }
   }

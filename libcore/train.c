@@ -96,6 +96,8 @@ PetscErrorCode TrainerCreate(MPI_Comm comm, const MlpArch *a, PetscInt init_seed
   tr->comm       = comm;
   tr->arch       = *a;
   tr->step       = 0;
+  tr->seconds    = 0;
+  tr->steps_timed = 0;
   tr->last_loss  = NAN;
   tr->epoch_loss = NAN;
   tr->epoch_loss_sum = 0;
@@ -214,6 +216,10 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
   PetscCallMPI(MPI_Comm_size(tr->comm, &size));
   PetscCall(PetscTime(&t0));
   tlast = tckpt = t0;
+  /* the time and steps of the earlier runs (from the checkpoint), to which this run's are added
+     before every checkpoint and at the end, so a resumed model records its whole training */
+  const PetscReal  sec0 = tr->seconds;
+  const PetscInt64 timed0 = tr->steps_timed;
   for (PetscInt64 k = 0; k < nsteps; k++) {
     const PetscInt64 epoch = tr->step / spe, j = tr->step % spe;
     const PetscInt64 b0 = j * o->batch, b1 = PetscMin(b0 + o->batch, d->N);
@@ -276,6 +282,8 @@ static PetscErrorCode TrainerStepsInner(Trainer *tr, const Sched *sch, const Tra
     nlog++;
     PetscCall(PetscLogEventEnd(TRAIN_STEP_EVENT, 0, 0, 0, 0));
     PetscCall(PetscTime(&tnow));
+    tr->seconds     = sec0 + (tnow - t0);
+    tr->steps_timed = timed0 + k + 1;
     if (o->log_interval > 0 && tnow - tlast >= o->log_interval) {
       const double rate = (double)((k + 1) * o->batch) / (tnow - t0);
       PetscCall(PetscPrintf(tr->comm, "train: step %" PetscInt64_FMT " epoch %" PetscInt64_FMT " loss %.5f (mean of %" PetscInt64_FMT " steps)  %.0f samples/s  ETA %.0f s\n", tr->step, epoch, (double)(logsum / nlog), nlog, rate, (nsteps - k - 1) * (double)o->batch / rate));
@@ -331,6 +339,8 @@ PetscErrorCode TrainerSaveCheckpoint(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioAttrString(&io, "/", "format", CKPT_MAGIC));
   PetscCall(H5ioAttrInt(&io, "/", "format_version", CKPT_VERSION));
   PetscCall(H5ioAttrInt(&io, "/", "step", tr->step));
+  PetscCall(H5ioAttrReal(&io, "/", "train_seconds", tr->seconds));
+  PetscCall(H5ioAttrInt(&io, "/", "train_seconds_steps", tr->steps_timed));
   PetscCall(H5ioAttrInt(&io, "/", "train_seed", o->seed));
   PetscCall(H5ioAttrInt(&io, "/", "train_batch", o->batch));
   PetscCall(H5ioAttrInt(&io, "/", "adam_step", tr->adam.step));
@@ -458,6 +468,16 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   PetscCall(H5ioReadFloat(&io, "adam_m", tr->arch.nparams, 0, tr->adam.m));
   PetscCall(H5ioReadFloat(&io, "adam_v", tr->arch.nparams, 0, tr->adam.v));
   PetscCall(H5ioReadAttrInt(&io, "/", "step", &tr->step));
+  {
+    PetscBool has;
+    PetscCall(H5ioHasAttr(&io, "/", "train_seconds", &has));
+    tr->seconds     = 0; /* checkpoints written before the time was kept: this run's time only */
+    tr->steps_timed = 0;
+    if (has) {
+      PetscCall(H5ioReadAttrReal(&io, "/", "train_seconds", &tr->seconds));
+      PetscCall(H5ioReadAttrInt(&io, "/", "train_seconds_steps", &tr->steps_timed));
+    } else PetscCall(PetscPrintf(tr->comm, "train: checkpoint %s does not keep the time of its %" PetscInt64_FMT " steps: the model's train_seconds will count this run's steps only (train_seconds_steps says how many)\n", path, tr->step));
+  }
   PetscCall(H5ioReadAttrInt(&io, "/", "adam_step", &tr->adam.step));
   PetscCall(H5ioReadAttrReal(&io, "/", "last_loss", &tr->last_loss));
   PetscCall(H5ioReadAttrReal(&io, "/", "epoch_loss", &tr->epoch_loss));

@@ -49,6 +49,8 @@ typedef struct {
   PetscReal  ema_decay;
   Adam       adam;
   PetscInt64 step;  /* optimisation steps taken */
+  PetscReal  seconds;     /* wall seconds of those steps, summed over every run resumed from a checkpoint */
+  PetscInt64 steps_timed; /* the steps seconds covers: step, unless a resumed checkpoint kept no time */
   PetscReal  last_loss;
   PetscReal  epoch_loss;      /* mean loss over the last complete epoch (NaN before one) */
   PetscReal  epoch_loss_sum;  /* running sum over the current epoch */

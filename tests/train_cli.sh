@@ -3,7 +3,9 @@
 # and 'pdediff sample -model' through the real executable at 2 ranks.
 #   setup   training files (good, with a NaN row, with a short y, not HDF5) and a trained model
 #   resume  straight run vs run stopped by SIGUSR1 (exit 3, checkpoint, no model) + -train_restart:
-#           the two models' weights are bitwise equal (h5diff); a real SIGUSR1 sent to mpiexec
+#           the two models' weights are bitwise equal (h5diff), the model's train_seconds is the
+#           sum over both runs (train_seconds_steps says which steps, from an older checkpoint
+#           without the time fewer); a real SIGUSR1 sent to mpiexec
 #           mid-run stops it the same way, and the checkpoint samples like a model; with
 #           -net_time_embed logsigma the model records it and samples, a restart without the
 #           option is refused naming it, and an unknown embedding is refused; the same for
@@ -46,16 +48,46 @@ setup)
   echo "train_cli setup: ok" ;;
 resume)
   cd "$dir" || exit 1
-  rm -f straight*.h5 resumed*.h5 usr1*.h5
+  rm -f straight*.h5 resumed*.h5 usr1*.h5 interrupted*.h5 notime*.h5 longer*.h5
   run "$pde" train $common -model straight.h5 || fail "straight run"
   run "$pde" train $common -model resumed.h5 -train_test_signal_step 30; rc=$?
   [ $rc -eq 3 ] || fail "run stopped by SIGUSR1: exit status $rc, expected 3"
   [ -f resumed.ckpt.h5 ] || fail "no checkpoint after the signal"
   [ ! -e resumed.h5 ] || fail "an interrupted run wrote the model"
+  cp resumed.ckpt.h5 interrupted.ckpt.h5 # the restart overwrites it; kept for the time checks
+  cp resumed.ckpt.h5 notime.ckpt.h5
+  cp resumed.ckpt.h5 longer.ckpt.h5
   run "$pde" train $common -model resumed.h5 -train_restart | tee resume.log
   grep -q "resumed from resumed.ckpt.h5 at step 31" resume.log || fail "did not resume at step 31"
   h5diff straight.h5 resumed.h5 /params /params || fail "weights of straight and interrupted+resumed runs differ"
   echo "train_cli resume: straight and interrupted+resumed weights are bitwise equal"
+  # the training time: a checkpoint keeps it, a resumed model records the sum over both runs (a
+  # checkpoint that says its 31 steps took 1000 s gives a model of 1000 s + the restart's); a
+  # checkpoint without it (written before it was kept) still resumes, and its model says how
+  # many steps its time covers
+  /usr/bin/python3 -c 'import h5py, sys
+with h5py.File(sys.argv[1], "a") as f: del f.attrs["train_seconds"]; del f.attrs["train_seconds_steps"]
+with h5py.File(sys.argv[2], "a") as f: f.attrs["train_seconds"] = 1000.0' notime.ckpt.h5 longer.ckpt.h5 || fail "editing the time of a checkpoint"
+  run "$pde" train $common -model longer.h5 -train_restart > longer.log 2>&1 || { cat longer.log; fail "restart from longer.ckpt.h5"; }
+  run "$pde" train $common -model notime.h5 -train_restart > notime.log 2>&1 || { cat notime.log; fail "restart from a checkpoint that kept no time"; }
+  grep -q "does not keep the time of its 31 steps" notime.log || { cat notime.log; fail "no note that the checkpoint kept no time"; }
+  this_run=$(sed -n 's/^train: done: [0-9]* steps .* in \([0-9.]*\) s on .*/\1/p' longer.log)
+  [ -n "$this_run" ] || fail "the resumed run printed no time"
+  THIS_RUN=$this_run /usr/bin/python3 -c '
+import h5py, os
+c, s, r, n, l = (h5py.File(p, "r").attrs for p in ("interrupted.ckpt.h5", "straight.h5", "resumed.h5", "notime.h5", "longer.h5"))
+steps = int(s["train_steps"])
+cs, rs = float(c["train_seconds"]), float(r["train_seconds"])
+assert int(c["step"]) == 31 and int(c["train_seconds_steps"]) == 31 and cs > 0, "interrupted checkpoint: step %d, %d steps in %g s" % (c["step"], c["train_seconds_steps"], cs)
+assert int(s["train_seconds_steps"]) == steps and s["train_seconds"] > 0, "straight model: train_seconds_steps is not train_steps"
+assert int(r["train_steps"]) == steps and int(r["train_seconds_steps"]) == steps, "resumed model: %d of %d steps timed" % (r["train_seconds_steps"], steps)
+assert rs >= cs, "resumed model: %g s, less than the first run'"'"'s %g s" % (rs, cs)
+x, ls = float(os.environ["THIS_RUN"]), float(l["train_seconds"]) # x printed to 0.1 s
+assert int(l["train_seconds_steps"]) == steps and abs(ls - (1000 + x)) <= 0.06, "restart from a checkpoint of 1000 s: the model has %g s for %d steps, expected 1000 s + this run'"'"'s %g s for %d" % (ls, l["train_seconds_steps"], x, steps)
+assert int(n["train_steps"]) == steps and int(n["train_seconds_steps"]) == steps - 31, "restart without the time: %d steps timed, expected %d" % (n["train_seconds_steps"], steps - 31)
+print("train_cli resume: the time is kept over the restart (%.3f s for 31 steps, %.3f s for all %d; from a checkpoint of 1000 s, %.3f s); from a checkpoint without it the model times %d steps" % (cs, rs, steps, ls, steps - 31))
+' || fail "training time of the resumed models"
+  grep -q "with the runs before the restart: 80 steps in 10[0-9][0-9][.][0-9] s of training" longer.log || { cat longer.log; fail "the resumed run does not print the whole training's time"; }
   net_param -net_time_embed logsigma time_embed "time embedding -net_time_embed paper / logsigma" sigma ls
   net_param -net_output noise net_output "network output -net_output score / noise" eps no
   # -meas_resample (2 noisy copies of 2,000 pairs: 20 steps an epoch; the signal at step 30 stops

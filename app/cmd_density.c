@@ -297,7 +297,6 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrain
   PetscInt       nlocal;
   PetscInt64     first;
   float         *x, *y;
-  PetscLogDouble t0, t1;
 
   PetscFunctionBeginUser;
   PetscCall(BuildTrainSet(comm, c, ts));
@@ -309,12 +308,10 @@ static PetscErrorCode TrainCell(MPI_Comm comm, const DensityCtx *c, DensityTrain
   d = (TrainData){.N = c->n_train, .first = first, .nlocal = nlocal, .nx = 1, .ncond = 1, .x = x, .c = y};
   PetscCall(TrainerCreate(comm, &model->arch, c->init_seed, &c->ao, &d, &c->to, &tr));
   PetscCall(TrainerSetCheckpoint(&tr, model, ""));
-  PetscCall(PetscTime(&t0));
   PetscCall(TrainerSteps(&tr, &c->sch, &d, &c->to, c->to.epochs * train_steps_per_epoch(&d, &c->to), NULL));
-  PetscCall(PetscTime(&t1));
   *interrupted = (PetscBool)(tr.state == TRAIN_INTERRUPTED);
   PetscCall(PetscArraycpy(model->params, TrainerWeights(&tr), model->arch.nparams));
-  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = t1 - t0, .train_seed = c->to.seed, .n_train = c->n_train, .ema_decay = c->to.ema_decay, .t_power = c->to.t_power, .density_case = (PetscInt)c->dcase};
+  *sum = (ModelTrainSummary){.epochs = c->to.epochs, .steps = tr.step, .final_loss = tr.epoch_loss, .seconds = tr.seconds, .seconds_steps = tr.steps_timed, .train_seed = c->to.seed, .n_train = c->n_train, .ema_decay = c->to.ema_decay, .t_power = c->to.t_power, .density_case = (PetscInt)c->dcase};
   PetscCall(TrainerDestroy(&tr));
   PetscCall(PetscFree2(x, y));
   PetscFunctionReturn(0);

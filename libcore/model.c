@@ -312,7 +312,7 @@ PetscErrorCode ModelSave(MPI_Comm comm, const Model *m, const ModelTrainSummary 
   if (!ierr && s && s->density_case >= 0) ierr = H5ioAttrInt(&io, "/", "density_case_id", s->density_case);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_final_loss", s->final_loss);
   if (!ierr && s) ierr = H5ioAttrReal(&io, "/", "train_seconds", s->seconds);
-  if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "train_seconds_steps", s->seconds_steps > 0 ? s->seconds_steps : s->steps);
+  if (!ierr && s) ierr = H5ioAttrInt(&io, "/", "train_seconds_steps", s->seconds_steps);
   if (ierr) {
     PetscCall(H5ioAbort(&io));
     PetscCall(ierr);

@@ -88,7 +88,7 @@ PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, 
 typedef struct {
   PetscInt64 epochs, steps;
   PetscReal  final_loss, seconds; /* seconds: wall time of the training steps, over every resumed run */
-  PetscInt64 seconds_steps;        /* the steps seconds covers when fewer than steps (a checkpoint that kept no time); 0: all */
+  PetscInt64 seconds_steps;        /* the steps seconds covers: steps, fewer after a checkpoint that kept no time */
   PetscInt   train_seed, n_train;
   PetscReal  ema_decay; /* -train_ema: params are the moving average of the weights when > 0 */
   PetscReal  t_power;   /* -train_t_power: the law of the training times (1: uniform) */

@@ -61,7 +61,12 @@ check(d < 1e-10, f"solve mode = H x (basis): max rel diff {d:.2e} < 1e-10")
 fwd = np.loadtxt("fwd_file.out")
 d = np.abs(fwd - y[100]).max() / scale
 check(d < 1e-10, f"pdediff forward on sample 100's flux = generate's row 100: {d:.2e}")
-check(np.array_equal(fwd, np.loadtxt("fwd_list.out")), "-flux list and -flux_file give the same 17-digit output")
+# One rank: bitwise. More ranks: MUMPS's parallel factorisation schedules its work dynamically, so
+# two runs on the same input may differ in the last bits (a CI run saw 3.2e-15 of the largest value); a misparsed
+# flux would differ at O(1).
+dl = np.abs(fwd - np.loadtxt("fwd_list.out")).max() / scale
+np_ = int(sys.argv[1])
+check(dl == 0 if np_ == 1 else dl < 1e-12, f"-flux list and -flux_file give the same output ({np_} rank(s): max rel diff {dl:.2e}, {'bitwise' if np_ == 1 else '< 1e-12'})")
 d = np.abs(np.loadtxt("fwd_scotch.out") - fwd).max() / scale
 check(d < 1e-10, f"-fem_petscpartitioner_type ptscotch gives the same sensor values ({d:.2e})")
 u = h5py.File("u.h5")

@@ -35,7 +35,7 @@ grep -qvE '^-?[0-9]\.[0-9]{16}(e[-+][0-9]+)?$|^-?[0-9]+\.[0-9]+$' fwd_file.out &
 
 /usr/bin/python3 - "$np" <<'PY'
 import sys, h5py, numpy as np
-np_ = sys.argv[1]
+np_ = int(sys.argv[1])
 fail = 0
 def check(ok, msg):
     global fail
@@ -65,7 +65,6 @@ check(d < 1e-10, f"pdediff forward on sample 100's flux = generate's row 100: {d
 # two runs on the same input may differ in the last bits (a CI run saw 3.2e-15 of the largest value); a misparsed
 # flux would differ at O(1).
 dl = np.abs(fwd - np.loadtxt("fwd_list.out")).max() / scale
-np_ = int(sys.argv[1])
 check(dl == 0 if np_ == 1 else dl < 1e-12, f"-flux list and -flux_file give the same output ({np_} rank(s): max rel diff {dl:.2e}, {'bitwise' if np_ == 1 else '< 1e-12'})")
 d = np.abs(np.loadtxt("fwd_scotch.out") - fwd).max() / scale
 check(d < 1e-10, f"-fem_petscpartitioner_type ptscotch gives the same sensor values ({d:.2e})")

@@ -2,10 +2,12 @@
 """results_readme.py ROOT: the README's numbers for each full-length cell kept in git are the file's.
 
 For every ROOT/results/recipe/*.post.json (postprocess/advdiff_text.py), the cell must be at the
-paper's length (1,000 cases x 1,000 samples, ODE and SDE, an MCMC reference) and the README must
-hold, as written from the file:
+paper's length (1,000 cases x 1,000 samples, ODE and SDE, an MCMC reference unless the noise is
+zero, where the posterior is a point and no chain is run) and the README must hold, as written
+from the file:
   - its row of the status table: error ODE / SDE, posterior std / prior std (ODE), 1-sigma
-    coverage ODE / SDE, std / MCMC std ODE [worst segment]; SDE [worst segment];
+    coverage ODE / SDE, std / MCMC std ODE [worst segment]; SDE [worst segment] ("-" at zero
+    noise; the label may carry a note after the level, e.g. "| VE 0 (18,000 epochs) |");
   - the start and the end of each sampler's row of the cell's own table: error [segments], std,
     coverage 1 / 2 sigma, CRPS / mean flux ... vs MCMC, sampling s, samples/s per rank, evaluations;
 and results/README.md must list it. A number edited by hand, or a cell replaced without its
@@ -30,14 +32,19 @@ for p in paths:
     cell = name[:-len(".post.h5")]
     a = f.attrs
     form, mask, level = a["sde_type"].decode(), int(a["mask_input"]), float(a["noise_level"])
-    if int(a["n_test"]) != 1000 or int(a["n_samples"]) != 1000 or "ode" not in f or "sde" not in f or "mcmc" not in f:
-        bad.append(f"{cell}: not a full-length cell ({int(a['n_test'])} x {int(a['n_samples'])}, groups {sorted(f)})")
+    zero = level == 0.0
+    if int(a["n_test"]) != 1000 or int(a["n_samples"]) != 1000 or "ode" not in f or "sde" not in f or ("mcmc" not in f) != zero:
+        bad.append(f"{cell}: not a full-length cell ({int(a['n_test'])} x {int(a['n_samples'])}, groups {sorted(f)}; "
+                   f"an MCMC reference {'not ' if zero else ''}expected at noise {level:g})")
         continue
     o, s = f["ode"].attrs, f["sde"].attrs
-    row = (f"| {form.upper()}{' mask' if mask else ''} {level:g} | {100 * o['mean_error']:.2f}% / {100 * s['mean_error']:.2f}% "
-           f"| {o['std_over_prior_std']:.3f} | {o['coverage1']:.3f} / {s['coverage1']:.3f} "
-           f"| {o['mcmc_std_ratio_mean']:.3f} [{o['mcmc_std_ratio_max']:.3f}]; {s['mcmc_std_ratio_mean']:.3f} [{s['mcmc_std_ratio_max']:.3f}] |")
-    if row not in readme:
+    label = f"| {form.upper()}{' mask' if mask else ''} {level:g}"
+    body = (f" | {100 * o['mean_error']:.2f}% / {100 * s['mean_error']:.2f}% "
+            f"| {o['std_over_prior_std']:.3f} | {o['coverage1']:.3f} / {s['coverage1']:.3f} | "
+            + ("- |" if zero else f"{o['mcmc_std_ratio_mean']:.3f} [{o['mcmc_std_ratio_max']:.3f}]; {s['mcmc_std_ratio_mean']:.3f} [{s['mcmc_std_ratio_max']:.3f}] |"))
+    row = label + body
+    # at zero noise the label may carry a note: "| VE 0 (18,000 epochs) | ..."
+    if not any(line == row or (zero and line.startswith(label + " (") and line.endswith(body)) for line in readme.splitlines()):
         bad.append(f"{cell}: the status table has no row\n    {row}")
     mf = float(a["mean_flux"])
     for smp in ("ode", "sde"):
@@ -45,7 +52,8 @@ for p in paths:
         seg = f[smp + "/segment_error"][:]
         head = (f"| {smp.upper()} | {100 * g['mean_error']:.2f}% [{100 * seg.min():.2f}, {100 * seg.max():.2f}] | {g['std_over_prior_std']:.3f} "
                 f"| {g['coverage1']:.3f} / {g['coverage2']:.3f} | {100 * g['crps'] / mf:.2f}% |")
-        tail = (f"| {g['mcmc_mean_error']:.3f}, {g['mcmc_std_ratio_mean']:.3f} [{g['mcmc_std_ratio_min']:.3f}, {g['mcmc_std_ratio_max']:.3f}] "
+        ref = "-" if zero else f"{g['mcmc_mean_error']:.3f}, {g['mcmc_std_ratio_mean']:.3f} [{g['mcmc_std_ratio_min']:.3f}, {g['mcmc_std_ratio_max']:.3f}]"
+        tail = (f"| {ref} "
                 f"| {g['wall_seconds']:,.1f}, {g['samples_per_second_per_rank']:.1f}, {g['score_evaluations_per_sample']:.1f} |")
         if not any(line.startswith(head) and line.endswith(tail) for line in readme.splitlines()):
             bad.append(f"{cell}: the cell's table has no {smp.upper()} row\n    {head} ... {tail}")

@@ -3,7 +3,7 @@
 
 For every ROOT/results/recipe/*.post.json (postprocess/advdiff_text.py), the cell must be at the
 paper's length (1,000 cases x 1,000 samples, ODE and SDE, an MCMC reference unless the noise is
-zero, where the posterior is a point and no chain is run) and the README must hold, as written
+zero, where the likelihood is degenerate and no chain is run) and the README must hold, as written
 from the file:
   - its row of the status table: error ODE / SDE, posterior std / prior std (ODE), 1-sigma
     coverage ODE / SDE, std / MCMC std ODE [worst segment]; SDE [worst segment] ("-" at zero

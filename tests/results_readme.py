@@ -21,7 +21,7 @@ root = sys.argv[1]
 sys.path.insert(0, os.path.join(root, "postprocess"))
 from advdiff_text import open_text  # noqa: E402
 
-readme = open(os.path.join(root, "README.md")).read()
+readme = open(os.path.join(root, "README.md")).read().splitlines()  # split once, searched per cell
 listing = open(os.path.join(root, "results", "README.md")).read()
 paths = sorted(glob.glob(os.path.join(root, "results", "recipe", "*.post.json")))
 if not paths:
@@ -44,7 +44,7 @@ for p in paths:
             + ("- |" if zero else f"{o['mcmc_std_ratio_mean']:.3f} [{o['mcmc_std_ratio_max']:.3f}]; {s['mcmc_std_ratio_mean']:.3f} [{s['mcmc_std_ratio_max']:.3f}] |"))
     row = label + body
     # at zero noise the label may carry a note: "| VE 0 (18,000 epochs) | ..."
-    if not any(line == row or (zero and line.startswith(label + " (") and line.endswith(body)) for line in readme.splitlines()):
+    if not any(line == row or (zero and line.startswith(label + " (") and line.endswith(body)) for line in readme):
         bad.append(f"{cell}: the status table has no row\n    {row}")
     mf = float(a["mean_flux"])
     for smp in ("ode", "sde"):
@@ -55,7 +55,7 @@ for p in paths:
         ref = "-" if zero else f"{g['mcmc_mean_error']:.3f}, {g['mcmc_std_ratio_mean']:.3f} [{g['mcmc_std_ratio_min']:.3f}, {g['mcmc_std_ratio_max']:.3f}]"
         tail = (f"| {ref} "
                 f"| {g['wall_seconds']:,.1f}, {g['samples_per_second_per_rank']:.1f}, {g['score_evaluations_per_sample']:.1f} |")
-        if not any(line.startswith(head) and line.endswith(tail) for line in readme.splitlines()):
+        if not any(line.startswith(head) and line.endswith(tail) for line in readme):
             bad.append(f"{cell}: the cell's table has no {smp.upper()} row\n    {head} ... {tail}")
     if f"`{cell}`" not in listing:
         bad.append(f"{cell}: results/README.md does not list it")

@@ -70,6 +70,14 @@ pd_fail() {
   exit 1
 }
 
+# pd_check_output STAGE WHAT FILE: after a launcher that returned 0, fail unless FILE was written.
+# srun returns 0 when a step fails to launch (SLURM 22.05: "task 0 launch failed: Unspecified
+# error", e.g. the MPI plugin could not set up the step), so status 0 alone does not mean the ranks
+# ran; pdediff writes its outputs under their final names only when complete.
+pd_check_output() {
+  [ -s "$3" ] || pd_fail "$1" "$2 (the launcher returned 0 but $3 was not written: if srun printed \"launch failed\" above, the ranks never started; see the node's slurmd log)" 1
+}
+
 # pd_cell N: sets TAG FORM LEVEL CELL_ARGS from line N (0-based) of RUN/cells.txt.
 pd_cell() {
   local line

@@ -8,6 +8,7 @@
 #  - a sweep whose mask cell fails: status names the failed job, its cell and log, the jobs
 #    downstream of it are cancelled before they run, the healthy cell finishes, no report;
 #  - CELLS="vp_mask_0.02": a sparse array (task 1 only) that runs that cell alone;
+#  - a job step that fails to launch (srun then returns 0): the job FAILED, its output not written;
 #  - time limit: a training job with a 2-minute limit and the real --signal=B:USR1@30 is requeued
 #    (sacct REQUEUED), resumes from its checkpoint (step > 0) and completes all its steps;
 #  - scancel of a training job: checkpoint written, CANCELLED, not requeued;
@@ -120,6 +121,29 @@ bash "$sweep" wait run_sel > wait_sel.log 2>&1 || { cat wait_sel.log; fail "CELL
 [ -s run_sel/posts/vp_mask_0.02.post.h5 ] && [ -s run_sel/report.md ] || fail "CELLS: the selected cell was not run through to the report"
 [ ! -e run_sel/models/vp_0.02.model.h5 ] || fail "CELLS: a cell that was not selected was trained"
 echo "slurm_cluster: CELLS submitted the selected cell alone"
+
+# --- a step that fails to launch ----------------------------------------------------------------
+# srun returns 0 when its step never starts; the job must still fail, name the missing output and
+# leave nothing under the final name. The failure is SLURM's own: the pmix plugin cannot make the
+# step's directory when one of that name is already in TmpFS (as one left by a killed step is).
+conf launch.conf EXPERIMENT=launch
+bash "$sweep" init launch.conf run_launch > /dev/null
+jid=$(sbatch --parsable --hold --ntasks=1 --export=ALL,PDEDIFF_ROOT="$root" \
+      --output="$work/run_launch/logs/generate-%j.out" "$root/jobscripts/generate.sbatch" run_launch)
+mkdir -p "$work/cluster/tmp/spmix_appdir_$(id -u)_$jid.0"
+scontrol release "$jid"
+t0=$(date +%s)
+while squeue -h -j "$jid" | grep -q .; do [ $(( $(date +%s) - t0 )) -lt 300 ] || fail "the launch-failure job did not end in 5 minutes"; sleep 2; done
+# accounting is written asynchronously: sacct may still say PENDING for a while
+for _ in $(seq 1 30); do state=$(sacct -n -X -P -j "$jid" -o State | head -1)
+  case "$state" in ""|PENDING|RUNNING|COMPLETING) sleep 2 ;; *) break ;; esac; done
+log=run_launch/logs/generate-$jid.out
+cat "$log"
+grep -q "launch failed" "$log" || fail "the step was expected to fail to launch (srun's 'launch failed'), see $log"
+[ "$state" = FAILED ] || fail "a job whose step never launched ended $state, not FAILED"
+grep -q "was not written" run_launch/FAILED || fail "run_launch/FAILED does not say the output was not written"
+[ ! -e run_launch/data/dataset.h5 ] || fail "a data set was left by a job whose ranks never ran"
+echo "slurm_cluster: a step that failed to launch (srun status 0) failed its job: $(cat run_launch/FAILED)"
 
 # --- time limit: requeue and resume -------------------------------------------------------------
 # Training long enough that the signal (sent 60-90 s into a 2-minute job) comes while it trains:

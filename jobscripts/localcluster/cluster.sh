@@ -45,8 +45,8 @@ mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
 for p in "$port" $((port + 1)) $((port + 2)) $((port + 3)); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p is in use: set PDEDIFF_SLURM_PORT_BASE to a free range of 4 ports"; fi
 done
-rm -rf "$dir/state" "$dir/spool" "$dir/log" "$dir/db" "$dir/munge"
-mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/db" "$dir/munge"
+rm -rf "$dir/state" "$dir/spool" "$dir/log" "$dir/db" "$dir/munge" "$dir/tmp"
+mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/db" "$dir/munge" "$dir/tmp"
 # munged checks that its socket directory is not writable by others and its key is private
 chown munge:munge "$dir/munge"; chmod 755 "$dir/munge"
 head -c 1024 /dev/urandom > "$dir/munge/munge.key"; chown munge:munge "$dir/munge/munge.key"; chmod 600 "$dir/munge/munge.key"

@@ -125,7 +125,7 @@ echo "slurm_cluster: CELLS submitted the selected cell alone"
 # --- a step that fails to launch ----------------------------------------------------------------
 # srun returns 0 when its step never starts; the job must still fail, name the missing output and
 # leave nothing under the final name. The failure is SLURM's own: the pmix plugin cannot make the
-# step's directory when one of that name is already in TmpFS (as one left by a killed step is).
+# step's directory when one of that name is already in TmpFS (as one an earlier step left is).
 conf launch.conf EXPERIMENT=launch
 bash "$sweep" init launch.conf run_launch > /dev/null
 jid=$(sbatch --parsable --hold --ntasks=1 --export=ALL,PDEDIFF_ROOT="$root" \

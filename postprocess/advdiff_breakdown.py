@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Where a posterior's error and calibration come from: the metrics of `pdediff posterior`, split by case.
 
-    /usr/bin/python3 postprocess/advdiff_breakdown.py POST.h5 [POST.h5 ...]
+    /usr/bin/python3 postprocess/advdiff_breakdown.py [--cases N] POST.h5 [POST.h5 ...]
+
+--cases N: the first N test cases only, normalised by their own mean flux, i.e. the figures a run
+with `-posterior_ntest N` prints (its samples are keyed by case, so they are the same); to compare
+a 1,000-case run with a short experiment on its first cases.
 
 For each file and sampler, one table row for all cases and one per group:
   - mask models (`mask` dataset): cases by the number of sensors on (< 19, 19-22, 23+ of 30);
@@ -33,7 +37,7 @@ def groups(f, truth):
     """(label, boolean array over cases x segments) for every split this file supports"""
     out = [("all", np.ones(truth.shape, bool))]
     if "mask" in f and int(attr(f, "mask_input", 0)):
-        on = f["mask"][:].sum(axis=1)
+        on = f["mask"][: truth.shape[0]].sum(axis=1)
         for label, sel in (("< 19 sensors on", on < 19), ("19-22 sensors on", (on >= 19) & (on <= 22)),
                            ("23+ sensors on", on >= 23)):
             out.append((label, np.repeat(sel[:, None], truth.shape[1], axis=1)))
@@ -53,15 +57,17 @@ def std_quartiles(sd, prior_sd):
     return [(f"std quartile {k + 1} ({lo[k]:.3g}-{hi[k]:.3g} prior std)", q == k) for k in range(4)]
 
 
-def rows(f, path):
-    truth = f["truth"][:]
-    mean_flux = float(attr(f, "mean_flux"))
+def rows(f, path, ncases=None):
+    """the table rows of one file; ncases: its first ncases cases only (None: every case)"""
+    truth = f["truth"][:ncases]
+    mean_flux = float(attr(f, "mean_flux")) if ncases is None else float(truth.mean())
     split = groups(f, truth)
     prior_std = f["prior_std"][:]  # the unit of the std quartiles, read once for both samplers
     ref = "exact" if "exact" in f else ("mcmc" if "mcmc" in f else None)
     if ref:  # the reference's cases are the first n of the file's
         ref_mean, ref_sd = f[ref + "/mean"][:], f[ref + "/std"][:]
-        n_ref = ref_mean.shape[0]
+        n_ref = min(ref_mean.shape[0], truth.shape[0])
+        ref_mean, ref_sd = ref_mean[:n_ref], ref_sd[:n_ref]
         ref_unit = exact_prior_std(f) if ref == "exact" else prior_std
     form, mask, gauss = key_of(f)
     run = f"{form.upper()}{' mask' if mask else ''}{' unclipped' if gauss else ''} {attr(f, 'noise_level'):g}"
@@ -69,7 +75,7 @@ def rows(f, path):
     for s in ("ode", "sde"):
         if s not in f:
             continue
-        m, sd = f[s + "/posterior_mean"][:], f[s + "/posterior_std"][:]
+        m, sd = f[s + "/posterior_mean"][:ncases], f[s + "/posterior_std"][:ncases]
         err = np.abs(m - truth)
         z = err / np.maximum(sd, np.finfo(float).tiny)
         if ref:
@@ -92,6 +98,11 @@ def rows(f, path):
 
 
 def main(argv):
+    ncases = None
+    if argv[:1] == ["--cases"]:
+        if len(argv) < 2 or not argv[1].isdigit() or int(argv[1]) < 1:
+            sys.exit(f"--cases {' '.join(argv[1:2])}: give a whole number of test cases >= 1 (the first N cases of each file)")
+        ncases, argv = int(argv[1]), argv[2:]
     if not argv:
         sys.exit(__doc__)
     head = ("| run | sampler | cases | values | error / mean flux | 1-sigma cov. | 2-sigma cov. | RMS err / RMS std "
@@ -106,7 +117,9 @@ def main(argv):
                 sys.exit(f"{p}: an advdiff_archive.py copy ({int(f.attrs['archive_rows'])} of {int(attr(f, 'n_test'))} cases); "
                          f"its breakdown, made from every case, is its attribute 'breakdown' "
                          + ("(in the text: the root object's attrs)" if p.endswith(".json") else f"(h5dump -a breakdown {p})"))
-            body += rows(f, p)
+            if ncases is not None and ncases > f["truth"].shape[0]:
+                sys.exit(f"{p}: --cases {ncases} but the file holds {f['truth'].shape[0]} test cases (give --cases {f['truth'].shape[0]} or fewer)")
+            body += rows(f, p, ncases)
     print(head)
     print("\n".join(body))
 

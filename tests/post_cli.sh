@@ -324,6 +324,23 @@ for name, groups in (("p1.h5", ("true flux clipped to 0", "true flux > 0")), ("p
             raise SystemExit(f"FAIL: breakdown of {name} {s} does not reproduce the file's figures or its groups do not partition the values:\n" + open("breakdown.md").read())
         print(f"ok   breakdown: {name} {s.upper()} whole-file row = pdediff's figures, {len([g for g in groups if g in mine])} groups and the 4 std quartiles each partition its {al[3]} values", *said, sep="\n")
 PY
+# --cases N: the first N cases, as a run of N cases prints them (error over their own mean flux);
+# the MCMC reference on those of them it has; more cases than the file holds is refused
+/usr/bin/python3 "$root/postprocess/advdiff_breakdown.py" --cases 10 pm.h5 > breakdown10.md
+/usr/bin/python3 - <<'PY' || exit 1
+import h5py, numpy as np
+f = h5py.File("pm.h5", "r")
+al = [[c.strip() for c in l.strip().strip("|").split("|")] for l in open("breakdown10.md") if "| SDE | all |" in l][0]
+t, m, sd = f["truth"][:10], f["sde/posterior_mean"][:10], f["sde/posterior_std"][:10]
+e = np.abs(m - t)
+want = [str(t.size), f"{100 * e.mean() / t.mean():.2f}%", f"{(e <= sd).mean():.3f}", f"{(e <= 2 * sd).mean():.3f}", f"MCMC ({f['mcmc/mean'].size})"]
+if [al[3], al[4], al[5], al[6], al[9]] != want:
+    raise SystemExit(f"FAIL: breakdown --cases 10 of pm.h5 gives {al}, want values / error / coverage / reference {want}")
+print(f"ok   breakdown --cases 10: pm.h5's first 10 cases ({al[3]} values, error {al[4]}, coverage {al[5]} / {al[6]}, {al[9]})")
+PY
+if /usr/bin/python3 "$root/postprocess/advdiff_breakdown.py" --cases 41 pm.h5 > bd41.log 2>&1 || ! grep -q "holds 40 test cases" bd41.log; then
+  echo "FAIL: breakdown --cases 41 of a 40-case file should be refused, naming the count"; cat bd41.log; exit 1
+fi
 
 # Compact copies (advdiff_archive.py: a few case rows, no samples) draw the same figures and table;
 # the breakdown made from every case is kept in them; a non-posterior file is refused, nothing left.

@@ -247,6 +247,7 @@ static PetscErrorCode FreshCellModel(MPI_Comm comm, const DensityCtx *c, const D
     (*y)[i] = (float)ts->y[i];
   }
   PetscCall(ModelCreate(1, 1, PETSC_FALSE, c->layers, c->width, &c->sch, c->init_seed, model));
+  PetscCheck(c->to.par.output != DSM_OUTPUT_EDM, comm, PETSC_ERR_SUP, "-net_output edm is built for pdediff train (the inverse problem); the density cells take -net_output score or noise");
   model->par = c->to.par;
   PetscCall(ModelSetNormalization(comm, model, c->norm, ts->nlocal, *x, *y));
   PetscFunctionReturn(0);

@@ -204,6 +204,11 @@ static PetscErrorCode BuildTrainingSet(MPI_Comm comm, TrainCtx *c, Model *model,
     }
   PetscCall(ModelSetNormalization(comm, model, c->norm, nl, *xe, ye));
   ModelNormalizeX(model, nl, *xe);
+  if (c->to.par.output == DSM_OUTPUT_EDM) { /* the preconditioning's scales from the normalised x */
+    PetscCall(DsmParamSetDataScale(comm, &c->to.par, nl, nx, *xe));
+    model->par = c->to.par;
+    PetscCall(PetscPrintf(comm, "train: -net_output edm with sigma_data %.6g, sigma_skip %.6g, centre %.6g (normalised x)\n", (double)c->to.par.sigma_data, (double)c->to.par.sigma_skip, (double)c->to.par.centre));
+  }
   cs->meas  = &c->meas;
   cs->model = model;
   cs->row0  = d->first;

@@ -2,12 +2,42 @@
 #include <math.h>
 
 const char *const DsmEmbeds[] = {"paper", "logsigma", "DsmEmbed", "DSM_EMBED_", NULL};
-const char *const DsmOutputs[] = {"score", "noise", "DsmOutput", "DSM_OUTPUT_", NULL};
+const char *const DsmOutputs[] = {"score", "noise", "edm", "DsmOutput", "DSM_OUTPUT_", NULL};
 
 DsmParam dsm_param_paper(void)
 {
-  DsmParam p = {DSM_EMBED_PAPER, DSM_OUTPUT_SCORE};
+  DsmParam p = {DSM_EMBED_PAPER, DSM_OUTPUT_SCORE, 0, 0, 0};
   return p;
+}
+
+PetscErrorCode DsmParamSetDataScale(MPI_Comm comm, DsmParam *p, PetscInt nlocal, PetscInt nx, const float x[])
+{
+  PetscReal *acc; /* [sum_j (nx) | sum of squares_j (nx) | rows] */
+  PetscReal  mean = 0, var = 0, n;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc1(2 * nx + 1, &acc));
+  for (PetscInt i = 0; i < nlocal; i++)
+    for (PetscInt j = 0; j < nx; j++) {
+      const PetscReal v = x[(size_t)i * nx + j];
+      acc[j] += v;
+      acc[nx + j] += v * v;
+    }
+  acc[2 * nx] = nlocal;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, acc, (PetscMPIInt)(2 * nx + 1), MPIU_REAL, MPI_SUM, comm));
+  n = acc[2 * nx];
+  PetscCheck(n >= 2, comm, PETSC_ERR_ARG_SIZ, "-net_output edm needs at least 2 training rows to set its scales (have %g)", (double)n);
+  for (PetscInt j = 0; j < nx; j++) {
+    const PetscReal mj = acc[j] / n;
+    mean += mj;
+    var += PetscMax(0.0, acc[nx + j] / n - mj * mj);
+  }
+  p->centre = mean / nx;
+  if (p->sigma_data <= 0) p->sigma_data = PetscSqrtReal(var / nx);
+  if (p->sigma_skip <= 0) p->sigma_skip = p->sigma_data;
+  PetscCheck(p->sigma_data > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_output edm: the training set's x has no spread (every component constant): give -net_sigma_data");
+  PetscCall(PetscFree(acc));
+  PetscFunctionReturn(0);
 }
 
 /* f(t) given sigma(t) (read only for logsigma): DsmForward already has it for every row. */
@@ -31,6 +61,7 @@ PetscErrorCode DsmWorkCreate(const MlpArch *a, PetscInt nx, PetscInt ncond, DsmP
   PetscFunctionBeginUser;
   PetscCheck(a->width[0] == nx + ncond + DSM_TIME_EMBED, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " inputs but x (%" PetscInt_FMT ") + condition (%" PetscInt_FMT ") + time embedding (4) need %" PetscInt_FMT, a->width[0], nx, ncond, nx + ncond + DSM_TIME_EMBED);
   PetscCheck(a->width[a->nlayers] == nx, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "Score network has %" PetscInt_FMT " outputs but x has dimension %" PetscInt_FMT, a->width[a->nlayers], nx);
+  PetscCheck(par.output != DSM_OUTPUT_EDM || (par.sigma_data > 0 && par.sigma_skip > 0), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "-net_output edm: sigma_data %g and sigma_skip %g must be > 0 (DsmParamSetDataScale sets them from the training set)", (double)par.sigma_data, (double)par.sigma_skip);
   dw->nx    = nx;
   dw->ncond = ncond;
   dw->par   = par;
@@ -62,15 +93,20 @@ static PetscErrorCode DsmForward(const Sched *sch, const MlpArch *a, const float
     sched_coef(sch, t[i], &co);
     dw->sig[i] = (float)co.sigma;
     for (PetscInt d = 0; d < nx; d++) row[d] = (float)(co.m * x0[(size_t)i * nx + d] + co.sigma * z[(size_t)i * nx + d]); /* (23) */
+    if (dw->par.output == DSM_OUTPUT_EDM) { /* F* (dsm.h), kept in dout until the output comes */
+      const DsmEdmCoef e = dsm_edm_coef(&dw->par, co.m, co.sigma);
+      for (PetscInt d = 0; d < nx; d++) dw->dout[(size_t)i * nx + d] = (float)(((1 - e.cskip) * (x0[(size_t)i * nx + d] - dw->par.centre) - e.cskip * e.shat * z[(size_t)i * nx + d]) / e.cout);
+    }
     for (PetscInt j = 0; j < nc; j++) row[nx + j] = c[(size_t)i * nc + j];
     TimeEmbedSigma(dw->par.embed, t[i], co.sigma, row + nx + nc);
   }
   PetscCall(MlpForward_f(a, params, B, dw->in, dw->out, &dw->w));
-  const PetscBool noise = (PetscBool)(dw->par.output == DSM_OUTPUT_NOISE);
+  const PetscBool noise = (PetscBool)(dw->par.output == DSM_OUTPUT_NOISE), edm = (PetscBool)(dw->par.output == DSM_OUTPUT_EDM);
   for (PetscInt i = 0; i < B; i++)
     for (PetscInt d = 0; d < nx; d++) {
       const float o = dw->out[(size_t)i * nx + d], zz = z[(size_t)i * nx + d];
-      const float r = noise ? zz - o : dw->sig[i] * o + zz; /* (48): sigma s + z, s = -o / sigma for noise */
+      /* (48): sigma s + z, s = -o / sigma for noise; edm: F - F*, (48) weighted by (s^/c_out)^2 */
+      const float r = edm ? o - dw->dout[(size_t)i * nx + d] : noise ? zz - o : dw->sig[i] * o + zz;
       dw->dout[(size_t)i * nx + d] = r;
       acc += (PetscReal)r * r;
     }
@@ -91,10 +127,10 @@ PetscErrorCode DsmLossGrad(const Sched *sch, const MlpArch *a, const float param
 
   PetscFunctionBeginUser;
   PetscCall(DsmForward(sch, a, params, B, x0, c, t, z, loss_sum, dw));
-  /* d/dout of scale * |sigma s + z|^2 = 2 scale sigma (sigma s + z) for the score output, and
-     -2 scale (z - out) for the noise output (sigma s = -out) */
+  /* d/dout of scale * |sigma s + z|^2 = 2 scale sigma (sigma s + z) for the score output,
+     -2 scale (z - out) for the noise output (sigma s = -out), 2 scale (F - F*) for edm */
   for (PetscInt i = 0; i < B; i++) {
-    const float f = dw->par.output == DSM_OUTPUT_NOISE ? (float)(-2.0 * scale) : (float)(2.0 * scale) * dw->sig[i];
+    const float f = dw->par.output == DSM_OUTPUT_NOISE ? (float)(-2.0 * scale) : dw->par.output == DSM_OUTPUT_EDM ? (float)(2.0 * scale) : (float)(2.0 * scale) * dw->sig[i];
     for (PetscInt d = 0; d < nx; d++) dw->dout[(size_t)i * nx + d] *= f;
   }
   PetscCall(MlpBackward_f(a, params, B, dw->dout, grad, NULL, &dw->w));

@@ -17,6 +17,18 @@
  * every t. The probability-flow ODE integrates relative errors of the score over every noise
  * scale from the posterior's width up. Measured (README, exact check at noise 0.01, VP): std
  * ratio to the exact posterior ODE 1.059 against 1.104, SDE 1.012 against 1.052.
+ * -net_output edm (beyond the paper) is EDM's preconditioning (Karras et al. 2022) written for
+ * any m(t), sigma(t): with s^ = sigma/m the noise of x^ = x_t/m = x0 + s^ z, the network output F
+ * gives the denoiser D = c0 + c_skip (x^ - c0) + c_out F with c_skip = ss^2/(s^2 + ss^2) and
+ * c_out = s^ sqrt(s^2 sd^2 + ss^4)/(s^2 + ss^2) (sd = -net_sigma_data, ss = -net_sigma_skip, c0 the
+ * training set's mean; ss = sd is EDM's own), and the score s_theta = (m D - x_t)/sigma^2 (Tweedie).
+ * Below s^ ~ ss the network predicts the noise (F -> -z), above it the clean x0 (F -> (x0-c0)/sd).
+ * Why: where the posterior is narrower than s^, D should not depend on x^ at all (dD/dx^ ~ 0), and
+ * a noise output can only get there by learning dF/dx^ = -I/s^ exactly; whatever is left of
+ * dD/dx^ the probability-flow ODE does not contract (the README measures ~0.06-0.3 for the noise
+ * output at zero noise), so its samples keep spread the score's error put there. The loss is the
+ * unit-weight |F - F*|^2 on the output (F* the F that gives D = x0), i.e. (48) weighted by
+ * (s^/c_out)^2, EDM's weighting: 1 where the network predicts noise, (s^/sd)^2 where it predicts x0.
  * Loss (48), averaged: L = (1/Bg) sum_i |sigma(t_i) s_theta(x_t,i, c_i, t_i) + z_i|^2 with
  * x_t = m(t) x0 + sigma(t) z, where Bg is the GLOBAL batch: each rank passes its share of the
  * rows and scale = 1/Bg, so summing the ranks' gradients (one MPI_Allreduce) gives the gradient
@@ -30,7 +42,7 @@
 
 typedef enum { DSM_EMBED_PAPER = 0, DSM_EMBED_LOGSIGMA = 1 } DsmEmbed;
 extern const char *const DsmEmbeds[];
-typedef enum { DSM_OUTPUT_SCORE = 0, DSM_OUTPUT_NOISE = 1 } DsmOutput;
+typedef enum { DSM_OUTPUT_SCORE = 0, DSM_OUTPUT_NOISE = 1, DSM_OUTPUT_EDM = 2 } DsmOutput;
 extern const char *const DsmOutputs[];
 
 /* How the network's input and output are parametrised: recorded in model files, compared on
@@ -38,6 +50,10 @@ extern const char *const DsmOutputs[];
 typedef struct {
   DsmEmbed  embed;  /* -net_time_embed */
   DsmOutput output; /* -net_output */
+  /* -net_output edm only (0 otherwise): the preconditioning's scales, in normalised units of x */
+  PetscReal sigma_data; /* -net_sigma_data: the data's std (default: the training set's) */
+  PetscReal sigma_skip; /* -net_sigma_skip: s^ where the output turns from noise to x0 (default sigma_data) */
+  PetscReal centre;     /* c0: the training set's mean of the normalised x */
 } DsmParam;
 
 /* The paper's parametrisation: (A.1) and the score as output. */
@@ -48,6 +64,32 @@ static inline PetscReal dsm_score(DsmOutput o, PetscReal out, PetscReal sigma)
 {
   return o == DSM_OUTPUT_NOISE ? -out / sigma : out;
 }
+
+/* -net_output edm at (m, sigma): s_theta = a (x_t/m - c0) + b out, the score of one component;
+   written so that nothing cancels as sigma -> 0. */
+typedef struct {
+  PetscReal m, shat, cskip, cout; /* m(t), s^ = sigma/m, c_skip, c_out */
+  PetscReal a, b;                 /* s_theta = a (x_t/m - c0) + b F */
+} DsmEdmCoef;
+
+static inline DsmEdmCoef dsm_edm_coef(const DsmParam *p, PetscReal m, PetscReal sigma)
+{
+  const PetscReal sd = p->sigma_data, ss = p->sigma_skip, s = sigma / m, den = s * s + ss * ss;
+  const PetscReal root = PetscSqrtReal(s * s * sd * sd + ss * ss * ss * ss);
+  DsmEdmCoef      c;
+  c.m     = m;
+  c.shat  = s;
+  c.cskip = ss * ss / den;
+  c.cout  = s * root / den;
+  /* (m D - x_t)/sigma^2 = (D - x^)/(m s^2), D - x^ = -(s^2/den)(x^ - c0) + c_out F */
+  c.a = -1.0 / (m * den);
+  c.b = root / (m * s * den);
+  return c;
+}
+
+/* The mean over components of the normalised x and the root of the mean of their variances:
+   -net_output edm's centre c0 and default sigma_data (rows are this rank's share, n_global in all). */
+PetscErrorCode DsmParamSetDataScale(MPI_Comm comm, DsmParam *p, PetscInt nlocal, PetscInt nx, const float x[]);
 
 /* f(t): (A.1), or with embed = DSM_EMBED_LOGSIGMA its first entry ln(sigma(t)) / 4. */
 void dsm_time_embed(const Sched *sch, DsmEmbed embed, PetscReal t, float f[DSM_TIME_EMBED]);

@@ -134,6 +134,11 @@ PetscErrorCode ModelWriteParamH5(H5io *io, DsmParam par)
   PetscCall(H5ioAttrInt(io, "/", "time_embed_id", par.embed));
   PetscCall(H5ioAttrString(io, "/", "net_output", DsmOutputs[par.output]));
   PetscCall(H5ioAttrInt(io, "/", "net_output_id", par.output));
+  if (par.output == DSM_OUTPUT_EDM) {
+    PetscCall(H5ioAttrReal(io, "/", "net_sigma_data", par.sigma_data));
+    PetscCall(H5ioAttrReal(io, "/", "net_sigma_skip", par.sigma_skip));
+    PetscCall(H5ioAttrReal(io, "/", "net_centre", par.centre));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -153,8 +158,14 @@ PetscErrorCode ModelReadParamH5(H5io *io, DsmParam *par)
   PetscCall(H5ioHasAttr(io, "/", "net_output_id", &has));
   if (has) {
     PetscCall(H5ioReadAttrInt(io, "/", "net_output_id", &v));
-    PetscCheck(v >= DSM_OUTPUT_SCORE && v <= DSM_OUTPUT_NOISE, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown net_output_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
+    PetscCheck(v >= DSM_OUTPUT_SCORE && v <= DSM_OUTPUT_EDM, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: unknown net_output_id %lld (written by a newer pdediff?)", io->final_path, (long long)v);
     par->output = (DsmOutput)v;
+  }
+  if (par->output == DSM_OUTPUT_EDM) {
+    PetscCall(H5ioReadAttrReal(io, "/", "net_sigma_data", &par->sigma_data));
+    PetscCall(H5ioReadAttrReal(io, "/", "net_sigma_skip", &par->sigma_skip));
+    PetscCall(H5ioReadAttrReal(io, "/", "net_centre", &par->centre));
+    PetscCheck(par->sigma_data > 0 && par->sigma_skip > 0, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "%s: net_sigma_data %g and net_sigma_skip %g must be > 0 (corrupt file?)", io->final_path, (double)par->sigma_data, (double)par->sigma_skip);
   }
   PetscFunctionReturn(0);
 }
@@ -188,7 +199,7 @@ PetscErrorCode ModelWriteH5(H5io *io, const Model *m, const float params[])
   PetscCall(H5ioAttrReal(io, "/", "sde_p", m->sch.p));
   PetscCall(MeasWriteH5(io, &m->meas));
   PetscCall(H5ioWriteReplicated(io, "layer_widths", m->arch.nlayers + 1, 0, widths, "layer", "units", "MLP widths: inputs [x | y | mask | f(t)], hidden layers, outputs"));
-  PetscCall(H5ioWriteReplicatedFloat(io, "params", m->arch.nparams, 0, params, "parameter", "dimensionless", m->par.output == DSM_OUTPUT_NOISE ? "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the noise z of x_t (score = -output / sigma(t))" : "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the score of the normalised x"));
+  PetscCall(H5ioWriteReplicatedFloat(io, "params", m->arch.nparams, 0, params, "parameter", "dimensionless", m->par.output == DSM_OUTPUT_NOISE ? "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the noise z of x_t (score = -output / sigma(t))" : m->par.output == DSM_OUTPUT_EDM ? "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output F gives the denoiser D = c0 + c_skip (x_t/m - c0) + c_out F (net_sigma_data, net_sigma_skip, net_centre; pdediff dsm.h)" : "flat MLP parameters W_0, b_0, W_1, b_1, ... (W_l row-major, out x in); the output is the score of the normalised x"));
   PetscCall(H5ioWriteReplicated(io, "x_lo", m->nx, 0, m->x_lo, "component", "as x", "normalisation: x_n = (x - x_lo) / (x_hi - x_lo) (training-set minimum)"));
   PetscCall(H5ioWriteReplicated(io, "x_hi", m->nx, 0, m->x_hi, "component", "as x", "training-set maximum of x"));
   if (m->has_x_mean) PetscCall(H5ioWriteReplicated(io, "x_mean", m->nx, 0, m->x_mean, "component", "normalised x", "training-set mean of the normalised x (-sampler_start mean)"));
@@ -273,6 +284,10 @@ PetscErrorCode ModelCompatible(const Model *a, const Model *b, PetscBool *same, 
   }
   if (a->par.output != b->par.output) {
     PetscCall(PetscSNPrintf(why, len, "network output -net_output %s / %s", DsmOutputs[a->par.output], DsmOutputs[b->par.output]));
+    PetscFunctionReturn(0);
+  }
+  if (a->par.sigma_data != b->par.sigma_data || a->par.sigma_skip != b->par.sigma_skip || a->par.centre != b->par.centre) {
+    PetscCall(PetscSNPrintf(why, len, "edm scales -net_sigma_data %g / %g, -net_sigma_skip %g / %g, centre %g / %g", (double)a->par.sigma_data, (double)b->par.sigma_data, (double)a->par.sigma_skip, (double)b->par.sigma_skip, (double)a->par.centre, (double)b->par.centre));
     PetscFunctionReturn(0);
   }
   if (a->sch.type != b->sch.type || a->sch.T != b->sch.T || a->sch.eps != b->sch.eps || a->sch.sigma_max != b->sch.sigma_max || a->sch.beta_min != b->sch.beta_min || a->sch.beta_max != b->sch.beta_max || a->sch.p != b->sch.p) {
@@ -378,6 +393,19 @@ PetscErrorCode ModelScore(void *vctx, PetscInt n, const PetscReal t[], const Pet
       for (PetscInt i = 0; i < B; i++) {
         if (i == 0 || t[i0 + i] != t[i0 + i - 1]) sched_coef(&m->sch, t[i0 + i], &co); /* as above */
         for (PetscInt j = 0; j < nx; j++) score[(size_t)(i0 + i) * nx + j] = dsm_score(DSM_OUTPUT_NOISE, (PetscReal)ctx->out[(size_t)i * nx + j], co.sigma);
+      }
+    } else if (m->par.output == DSM_OUTPUT_EDM) {
+      SchedCoef  co = {0};
+      DsmEdmCoef e  = {0};
+      for (PetscInt i = 0; i < B; i++) {
+        if (i == 0 || t[i0 + i] != t[i0 + i - 1]) {
+          sched_coef(&m->sch, t[i0 + i], &co);
+          e = dsm_edm_coef(&m->par, co.m, co.sigma);
+        }
+        for (PetscInt j = 0; j < nx; j++) {
+          const size_t k = (size_t)(i0 + i) * nx + j;
+          score[k]       = e.a * (x[k] / e.m - m->par.centre) + e.b * (PetscReal)ctx->out[(size_t)i * nx + j];
+        }
       }
     } else
       for (PetscInt k = 0; k < B * nx; k++) score[(size_t)i0 * nx + k] = (PetscReal)ctx->out[k];

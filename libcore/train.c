@@ -62,7 +62,11 @@ PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], Train
   PetscCall(PetscOptionsReal("-train_t_power", "Draw t = eps + (T - eps) u^p, u ~ U(0, 1): 1 = the paper's U(eps, T); p > 1 trains more on small t", "train", o->t_power, &o->t_power, NULL));
   PetscCall(PetscOptionsEnum("-net_time_embed", "Time embedding of the network input: paper = (A.1); logsigma = its first entry ln(sigma(t))/4 (resolves small t)", "train", DsmEmbeds, (PetscEnum)o->par.embed, (PetscEnum *)&o->par.embed, NULL));
   PetscCall(PetscOptionsEnum("-net_output", "What the network outputs: score = the score (the paper); noise = the noise z of x_t, score = -output/sigma(t) (unit scale at every t)", "train", DsmOutputs, (PetscEnum)o->par.output, (PetscEnum *)&o->par.output, NULL));
+  PetscCall(PetscOptionsReal("-net_sigma_data", "-net_output edm: the data's std in normalised units (0: the training set's)", "train", o->par.sigma_data, &o->par.sigma_data, NULL));
+  PetscCall(PetscOptionsReal("-net_sigma_skip", "-net_output edm: the noise std s^ = sigma/m below which the network predicts the noise and above which x0 (0: -net_sigma_data, EDM's)", "train", o->par.sigma_skip, &o->par.sigma_skip, NULL));
   PetscOptionsEnd();
+  PetscCheck(o->par.sigma_data >= 0 && o->par.sigma_skip >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-net_sigma_data %g, -net_sigma_skip %g: must be >= 0 (0: from the training set)", (double)o->par.sigma_data, (double)o->par.sigma_skip);
+  PetscCheck(o->par.output == DSM_OUTPUT_EDM || (o->par.sigma_data == 0 && o->par.sigma_skip == 0), comm, PETSC_ERR_ARG_INCOMP, "-net_sigma_data / -net_sigma_skip are the scales of -net_output edm, but the output is %s: add -net_output edm or drop them", DsmOutputs[o->par.output]);
   PetscCheck(o->t_power >= 1 && o->t_power <= 10, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_t_power %.6g: must be in [1, 10] (1 is the paper's uniform t; 2 or 3 put a quarter or a third of the loss below t = 0.05)", (double)o->t_power);
   PetscCheck(o->ema_decay >= 0 && o->ema_decay < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_ema %g: the decay of the moving average must be in [0, 1) (0 turns it off; 0.999 averages over about 1000 steps)", (double)o->ema_decay);
   PetscCheck(o->epochs > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_epochs %" PetscInt_FMT ": must be > 0", o->epochs);
@@ -418,7 +422,7 @@ static PetscErrorCode CheckpointRead(Trainer *tr, const TrainOpts *o, const char
   } else { /* no model description (ModelCompatible compares it with one): the network's parametrisation alone (absent: the paper's) */
     DsmParam par;
     PetscCall(ModelReadParamH5(&io, &par));
-    PetscCheck(par.embed == tr->dw.par.embed && par.output == tr->dw.par.output, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -net_time_embed %s -net_output %s but this run has %s %s: resume with the checkpoint's (or remove it to start afresh)", path, DsmEmbeds[par.embed], DsmOutputs[par.output], DsmEmbeds[tr->dw.par.embed], DsmOutputs[tr->dw.par.output]);
+    PetscCheck(par.embed == tr->dw.par.embed && par.output == tr->dw.par.output && par.sigma_data == tr->dw.par.sigma_data && par.sigma_skip == tr->dw.par.sigma_skip && par.centre == tr->dw.par.centre, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -net_time_embed %s -net_output %s (edm scales %g %g %g) but this run has %s %s (%g %g %g): resume with the checkpoint's (or remove it to start afresh)", path, DsmEmbeds[par.embed], DsmOutputs[par.output], (double)par.sigma_data, (double)par.sigma_skip, (double)par.centre, DsmEmbeds[tr->dw.par.embed], DsmOutputs[tr->dw.par.output], (double)tr->dw.par.sigma_data, (double)tr->dw.par.sigma_skip, (double)tr->dw.par.centre);
   }
   PetscCall(H5ioReadAttrInt(&io, "/", "train_seed", &v));
   PetscCheck(v == o->seed, tr->comm, PETSC_ERR_ARG_INCOMP, "Checkpoint %s was trained with -train_seed %lld but this run has %" PetscInt_FMT ": the restart would not continue the same random streams", path, (long long)v, o->seed);

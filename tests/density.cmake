@@ -22,3 +22,4 @@ pdediff_density_fail(cli_table1_empty "No cell files CASE_FORMULATION.h5 in -tab
 pdediff_density_fail(cli_density_sweep_bad_seeds "SEEDS='0 x': 'x' is not a non-negative integer" env OUT=${DENSDIR}/sweep "SEEDS=0 x" PDEDIFF=$<TARGET_FILE:pdediff> bash ${PROJECT_SOURCE_DIR}/jobscripts/density_sweep.sh ve)
 pdediff_density_fail(cli_density_sweep_seeds_args "ARGS sets -net_seed or -train_seed, which SEEDS sets per run" env OUT=${DENSDIR}/sweep SEEDS=1 "ARGS=-net_seed 2" PDEDIFF=$<TARGET_FILE:pdediff> bash ${PROJECT_SOURCE_DIR}/jobscripts/density_sweep.sh ve)
 pdediff_density_fail(cli_density_sweep_bad_form "unknown formulation 'vx': use ve, vp or xiP" env OUT=${DENSDIR}/sweep PDEDIFF=$<TARGET_FILE:pdediff> bash ${PROJECT_SOURCE_DIR}/jobscripts/density_sweep.sh ve vx)
+pdediff_density_fail(cli_density_edm "-net_output edm is built for pdediff train .the inverse problem.; the density cells take -net_output score or noise" ${DQ} -density_case tanh -net_output edm)

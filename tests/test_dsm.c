@@ -5,8 +5,14 @@
  * 1a. With -net_output noise the loss sum is sum |z - out|^2 and its gradient the MLP backward of
  *    dL/dout = -2 scale (z - out), against a direct evaluation.
  * 1b. The time embeddings (A.1) and logsigma, entry by entry.
+ * 1c. With -net_output edm: the training set's scales (DsmParamSetDataScale) against the sample
+ *    mean and std; the loss sum is sum |F - F*|^2 and its gradient the MLP backward of
+ *    2 scale (F - F*); the score the sampler gets (dsm_edm_coef) satisfies, row by row, Tweedie
+ *    (m D - x_t = sigma^2 s with D = c0 + c_skip (x^ - c0) + c_out F written out) and
+ *    sigma s + z = (c_out / s^)(F - F*), i.e. the loss is (48) weighted by (s^/c_out)^2; and
+ *    F* -> -z (the noise output, negated) for s^ << sigma_skip.
  * 2. Training a small network (5-32-32-1) by DSM + Adam on 1-D data N(0.7, 0.4^2) under VP, with
- *    either time embedding and with the noise output (score -out / sigma), learns the exact time-marginal score: RMS of sigma (s_theta - s) over a grid of t in
+ *    either time embedding and with the noise output (score -out / sigma) and the edm output, learns the exact time-marginal score: RMS of sigma (s_theta - s) over a grid of t in
  *    [0.05, 1] and x within 2 std of p_t below 0.05 (measured 0.026) (the target sigma s has unit scale). */
 #include "blascore.h"
 #include "adam.h"
@@ -128,9 +134,63 @@ int main(int argc, char **argv)
     for (int j = 0; j < 4; j++) dpa = PetscMax(dpa, PetscAbsReal(fa[j] - fb[j]));
     CHECK(dpa < 0.07 && PetscAbsReal(la[0] - lb[0]) > 0.25, "t = 1e-3 vs 1e-2: (A.1) moves by at most %.3f, ln(sigma)/4 by %.3f", (double)dpa, (double)PetscAbsReal(la[0] - lb[0]));
   }
-  /* 2. training learns the exact score, with either time embedding and with the noise output */
-  const DsmParam pars[3] = {{DSM_EMBED_PAPER, DSM_OUTPUT_SCORE}, {DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE}};
-  for (int e = 0; e < 3; e++) {
+  /* 1c. the edm output */
+  DsmParam edm = {DSM_EMBED_PAPER, DSM_OUTPUT_EDM, 0, 0.05, 0};
+  {
+    PetscReal l1, lref = 0, gmax = 0, dmax = 0, smean = 0, svar = 0, tw = 0, wt = 0, lim = 0;
+    float    *in, *out, *dout;
+    MlpWork_f w;
+    for (PetscInt i = 0; i < B; i++) smean += x0[i] / B;
+    for (PetscInt i = 0; i < B; i++) svar += PetscSqr(x0[i] - smean) / B;
+    PetscCall(DsmParamSetDataScale(PETSC_COMM_SELF, &edm, B, 1, x0));
+    CHECK(PetscAbsReal(edm.centre - smean) < 1e-6 && PetscAbsReal(edm.sigma_data - sqrt(svar)) < 1e-6 && edm.sigma_skip == 0.05 && PetscAbsReal(edm.sigma_data - s) < 0.1 * s, "edm scales of %d draws of N(%.1f, %.1f^2): centre %.6f (sample mean %.6f), sigma_data %.6f (sample std %.6f), sigma_skip 0.05 kept (%.3g)", (int)B, (double)mu, (double)s, (double)edm.centre, (double)smean, (double)edm.sigma_data, (double)sqrt(svar), (double)edm.sigma_skip);
+    dw.par = edm;
+    PetscCall(PetscArrayzero(g1, a.nparams));
+    PetscCall(DsmLossGrad(&sch, &a, p, B, x0, NULL, t, z, 1.0 / B, g1, &l1, &dw));
+    PetscCall(PetscMalloc3((size_t)B * 5, &in, B, &out, B, &dout));
+    PetscCall(MlpWorkCreate_f(&a, B, &w));
+    for (PetscInt i = 0; i < B; i++) {
+      SchedCoef c;
+      sched_coef(&sch, t[i], &c);
+      in[5 * i] = (float)(c.m * x0[i] + c.sigma * z[i]);
+      dsm_time_embed(&sch, DSM_EMBED_PAPER, t[i], in + 5 * i + 1);
+    }
+    PetscCall(MlpForward_f(&a, p, B, in, out, &w));
+    for (PetscInt i = 0; i < B; i++) {
+      SchedCoef c;
+      sched_coef(&sch, t[i], &c);
+      const PetscReal sh = c.sigma / c.m, ss = edm.sigma_skip, sd = edm.sigma_data, xh = in[5 * i] / c.m;
+      const PetscReal cskip = ss * ss / (sh * sh + ss * ss), cout = sqrt(PetscSqr((1 - cskip) * sd) + PetscSqr(cskip * sh)); /* unit variance of F* under the data */
+      const PetscReal fstar = (x0[i] - edm.centre - cskip * (xh - edm.centre)) / cout, D = edm.centre + cskip * (xh - edm.centre) + cout * out[i];
+      const DsmEdmCoef e = dsm_edm_coef(&edm, c.m, c.sigma);
+      const PetscReal sc = e.a * (xh - edm.centre) + e.b * out[i];
+      lref += PetscSqr(out[i] - fstar);
+      dout[i] = (float)(2.0 / B * (out[i] - fstar));
+      tw = PetscMax(tw, PetscAbsReal(c.m * D - in[5 * i] - c.sigma * c.sigma * sc) / (c.sigma * c.sigma * (1 + PetscAbsReal(sc))));
+      wt = PetscMax(wt, PetscAbsReal((c.sigma * sc + z[i]) - cout / sh * (out[i] - fstar)) / (1 + PetscAbsReal(c.sigma * sc + z[i])));
+    }
+    PetscCall(PetscArrayzero(g2, a.nparams));
+    PetscCall(MlpBackward_f(&a, p, B, dout, g2, NULL, &w));
+    for (PetscInt k = 0; k < a.nparams; k++) {
+      gmax = PetscMax(gmax, PetscAbsReal(g2[k]));
+      dmax = PetscMax(dmax, PetscAbsReal(g1[k] - g2[k]));
+    }
+    PetscCall(MlpWorkDestroy_f(&w));
+    PetscCall(PetscFree3(in, out, dout));
+    CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref && dmax < 1e-5 * gmax, "-net_output edm: loss sum %.9g vs sum |F - F*|^2 %.9g; gradient vs backward of 2 (F - F*) / B: max difference %.2e of max %.2e", (double)l1, (double)lref, (double)dmax, (double)gmax);
+    /* the two ends, at (m, sigma) = (1, 1e-6 sigma_skip) and (1, 1e6 sigma_data); the deviations are O(s^/sigma_skip) and O(sigma_data/s^): F* = -z and (x0 - c0)/sigma_data */
+    for (int k = 0; k < 2; k++) {
+      const DsmEdmCoef e  = dsm_edm_coef(&edm, 1.0, k ? 1e6 * edm.sigma_data : 1e-6 * edm.sigma_skip);
+      const PetscReal  xs = 0.3, zs = 0.8, fstar = ((1 - e.cskip) * (xs - edm.centre) - e.cskip * e.shat * zs) / e.cout;
+      lim = PetscMax(lim, PetscAbsReal(fstar - (k ? (xs - edm.centre) / edm.sigma_data : -zs)));
+    }
+    /* x_t went to the network in float: sigma s + z carries its rounding amplified by 1/sigma */
+    CHECK(tw < 1e-8 && wt < 1e-5 && lim < 1e-4, "-net_output edm score: Tweedie m D - x_t = sigma^2 s (max rel. deviation %.1e), sigma s + z = (c_out/s^)(F - F*) (%.1e, float x_t), F* within %.1e of -z at s^ = 1e-6 sigma_skip and of (x0 - c0)/sigma_data at s^ = 1e6 sigma_data", (double)tw, (double)wt, (double)lim);
+    dw.par.output = DSM_OUTPUT_SCORE;
+  }
+  /* 2. training learns the exact score, with either time embedding and with the noise and edm outputs */
+  const DsmParam pars[4] = {{DSM_EMBED_PAPER, DSM_OUTPUT_SCORE, 0, 0, 0}, {DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE, 0, 0, 0}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE, 0, 0, 0}, edm};
+  for (int e = 0; e < 4; e++) {
     dw.par = pars[e];
     PetscCall(MlpInitParams_f(&a, 3, p));
     AdamOpts  ao;
@@ -166,7 +226,9 @@ int main(int argc, char **argv)
         in[0] = (float)x;
         dsm_time_embed(&sch, dw.par.embed, tt, in + 1);
         PetscCall(MlpForward_f(&a, p, 1, in, &out, &w));
-        err += PetscSqr(c.sigma * (dsm_score(dw.par.output, out, c.sigma) - (-(x - c.m * mu) / v)));
+        const DsmEdmCoef ec = dsm_edm_coef(&dw.par, c.m, c.sigma);
+        const PetscReal  st = dw.par.output == DSM_OUTPUT_EDM ? ec.a * (x / c.m - dw.par.centre) + ec.b * out : dsm_score(dw.par.output, out, c.sigma);
+        err += PetscSqr(c.sigma * (st - (-(x - c.m * mu) / v)));
         cnt++;
       }
     }

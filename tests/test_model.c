@@ -4,10 +4,12 @@
  * 2. Model file round trip: weights bitwise, normalisation, process and architecture equal;
  *    ModelCompatible names what differs (process, architecture, normalisation).
  *    The time embedding (-net_time_embed) and the output (-net_output) are written, read back
- *    and compared; a file without net_output_id (older pdediff) reads as a score model.
+ *    and compared, the edm output with its scales (sigma_data, sigma_skip, centre); a file without
+ *    net_output_id (older pdediff) reads as a score model.
  * 3. The sampler's score callback (ModelScore) feeds the network exactly what training fed it:
  *    the DSM loss recomputed from ModelScore outputs equals DsmLoss (float rounding, 1e-5), with
- *    the paper's parametrisation, with logsigma, and with the noise output (s = -out / sigma).
+ *    the paper's parametrisation, with logsigma, with the noise output (s = -out / sigma) and with
+ *    the edm output (its loss is (48) weighted by (s^/c_out)^2, dsm.h).
  * 4. A signal stops training after the step it arrives in, with a checkpoint: a fresh trainer
  *    resumed from it ends bitwise equal to an uninterrupted run; the checkpoint loads as a model.
  *    A checkpoint interval writes one checkpoint per interval (every step for a tiny interval).
@@ -183,14 +185,15 @@ int main(int argc, char **argv)
   CHECK(!same && strstr(why, "network"), "a model of another width is incompatible: '%s'", why);
   PetscCall(ModelDestroy(&m2));
   { /* the time embedding and the output travel with the file and are compared */
-    const DsmParam    other[2] = {{DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE}};
-    const char *const why2[2]  = {"time embedding -net_time_embed paper / logsigma", "network output -net_output score / noise"};
-    for (int k = 0; k < 2; k++) {
+    const DsmParam    other[3] = {{DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE, 0, 0, 0}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE, 0, 0, 0}, {DSM_EMBED_PAPER, DSM_OUTPUT_EDM, 0.21, 0.013, 0.37}};
+    const DsmParam    versus[3] = {dsm_param_paper(), dsm_param_paper(), {DSM_EMBED_PAPER, DSM_OUTPUT_EDM, 0.21, 0.005, 0.37}};
+    const char *const why2[3]  = {"time embedding -net_time_embed paper / logsigma", "network output -net_output score / noise", "edm scales -net_sigma_data 0.21 / 0.21, -net_sigma_skip 0.005 / 0.013, centre 0.37 / 0.37"};
+    for (int k = 0; k < 3; k++) {
       m.par = other[k];
       PetscCall(ModelSave(comm, &m, NULL, mfile));
       PetscCall(ModelLoad(comm, mfile, &m2));
-      CHECK(m2.par.embed == other[k].embed && m2.par.output == other[k].output, "model file round trip keeps -net_time_embed %s -net_output %s (read back: %s, %s)", DsmEmbeds[other[k].embed], DsmOutputs[other[k].output], DsmEmbeds[m2.par.embed], DsmOutputs[m2.par.output]);
-      m.par = dsm_param_paper();
+      CHECK(m2.par.embed == other[k].embed && m2.par.output == other[k].output && m2.par.sigma_data == other[k].sigma_data && m2.par.sigma_skip == other[k].sigma_skip && m2.par.centre == other[k].centre, "model file round trip keeps -net_time_embed %s -net_output %s, edm scales %g %g %g (read back: %s, %s, %g %g %g)", DsmEmbeds[other[k].embed], DsmOutputs[other[k].output], (double)other[k].sigma_data, (double)other[k].sigma_skip, (double)other[k].centre, DsmEmbeds[m2.par.embed], DsmOutputs[m2.par.output], (double)m2.par.sigma_data, (double)m2.par.sigma_skip, (double)m2.par.centre);
+      m.par = versus[k];
       PetscCall(ModelCompatible(&m, &m2, &same, why, sizeof(why)));
       CHECK(!same && strstr(why, why2[k]), "a model with another parametrisation is incompatible: '%s'", why);
       PetscCall(ModelDestroy(&m2));
@@ -210,9 +213,9 @@ int main(int argc, char **argv)
   }
 
   /* 3. ModelScore sees the training input layout and reads the output as training does, for
-     the paper's parametrisation, logsigma and the noise output */
-  const DsmParam pars[3] = {{DSM_EMBED_PAPER, DSM_OUTPUT_SCORE}, {DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE}};
-  for (int e = 0; e < 3; e++) {
+     the paper's parametrisation, logsigma, the noise output and the edm output */
+  const DsmParam pars[4] = {{DSM_EMBED_PAPER, DSM_OUTPUT_SCORE, 0, 0, 0}, {DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE, 0, 0, 0}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE, 0, 0, 0}, {DSM_EMBED_PAPER, DSM_OUTPUT_EDM, 0.3, 0.05, 0.45}};
+  for (int e = 0; e < 4; e++) {
     m.par = pars[e];
     const PetscInt B = PetscMin(d.nlocal, 200);
     PetscReal     *t, *xt, *s, lref = 0, lsc = 0;
@@ -243,7 +246,9 @@ int main(int argc, char **argv)
     for (PetscInt i = 0; i < B; i++) {
       SchedCoef k;
       sched_coef(&sch, t[i], &k);
-      for (int j = 0; j < 2; j++) lsc += PetscSqr(k.sigma * s[2 * i + j] + z[2 * i + j]);
+      const DsmEdmCoef ec     = dsm_edm_coef(&m.par, k.m, k.sigma);
+      const PetscReal  wgt    = m.par.output == DSM_OUTPUT_EDM ? PetscSqr(ec.shat / ec.cout) : 1; /* (48) -> the edm loss */
+      for (int j = 0; j < 2; j++) lsc += wgt * PetscSqr(k.sigma * s[2 * i + j] + z[2 * i + j]);
     }
     CHECK(PetscAbsReal(lsc - lref) <= 1e-5 * lref, "time embedding %s, output %s: DSM loss from the sampler's score callback %.8g = training loss %.8g (rel. diff %.1e <= 1e-5)", DsmEmbeds[m.par.embed], DsmOutputs[m.par.output], lsc, lref, PetscAbsReal(lsc - lref) / lref);
     PetscCall(ModelScoreCtxDestroy(&sc));

@@ -9,7 +9,8 @@
 #           mid-run stops it the same way, and the checkpoint samples like a model; with
 #           -net_time_embed logsigma the model records it and samples, a restart without the
 #           option is refused naming it, and an unknown embedding is refused; the same for
-#           -net_output noise; -meas_resample: its first epoch is the fixed set's (bitwise), its
+#           -net_output noise and edm (edm also: its scales recorded, a restart with another
+#           -net_sigma_skip refused, -net_sigma_skip without edm refused); -meas_resample: its first epoch is the fixed set's (bitwise), its
 #           later epochs differ, a run stopped mid-epoch resumes bitwise, the model records it and
 #           a restart without it is refused naming it
 set -u
@@ -90,6 +91,14 @@ print("train_cli resume: the time is kept over the restart (%.3f s for 31 steps,
   grep -q "with the runs before the restart: 80 steps in 10[0-9][0-9][.][0-9] s of training" longer.log || { cat longer.log; fail "the resumed run does not print the whole training's time"; }
   net_param -net_time_embed logsigma time_embed "time embedding -net_time_embed paper / logsigma" sigma ls
   net_param -net_output noise net_output "network output -net_output score / noise" eps no
+  net_param -net_output edm net_output "network output -net_output score / edm" eps ed
+  # edm's scales: recorded; a restart with another -net_sigma_skip refused naming them; the
+  # scales without -net_output edm refused naming the option, nothing written
+  h5dump -a /net_sigma_skip ed.h5 > ed_attr.txt && h5dump -a /net_sigma_data ed.h5 >> ed_attr.txt && h5dump -a /net_centre ed.h5 >> ed_attr.txt || fail "the edm model does not record net_sigma_skip, net_sigma_data and net_centre"
+  run "$pde" train $common -net_output edm -net_sigma_skip 0.01 -model ed.h5 -train_restart > ed_ss.log 2>&1 && fail "a restart with another -net_sigma_skip ran"
+  grep -q "edm scales -net_sigma_data" ed_ss.log || { cat ed_ss.log; fail "the refused restart does not name the edm scales"; }
+  run "$pde" train $common -net_sigma_skip 0.01 -model ed_y.h5 > ed_y.log 2>&1 && fail "-net_sigma_skip without -net_output edm was accepted"
+  grep -q -- "-net_sigma_skip are the scales of -net_output edm" ed_y.log && [ ! -e ed_y.h5 ] || { cat ed_y.log; fail "-net_sigma_skip without edm: no message naming it, or a model was written"; }
   # -meas_resample (2 noisy copies of 2,000 pairs: 20 steps an epoch; the signal at step 30 stops
   # in the middle of epoch 1, so the resumed run must redraw epoch 1's noise before going on)
   rs="-noise_level 0.1 -mask_prob 0.7 -mask_copies 2"

@@ -5,7 +5,8 @@
 #  - the posterior file: truth and clean values are the data set's test rows, the measurement noise
 #    has the recorded sigma = level x range, per-case and per-segment metrics recomputed here from
 #    the stored means, stds and truth; results identical at 1 and NP ranks (same model);
-#  - the trained network conditions on y: its posterior-mean error is below the prior mean's;
+#  - the trained network conditions on y: its posterior-mean error is below the prior mean's; so
+#    does one trained with -net_output edm, sampled from the tweedie start by both samplers;
 #  - unclipped prior: the exact Gaussian posterior equals numpy's closed form;
 #  - mask model (-mask_prob 0.7): masks stored, about 70% of sensors on, a fixed -posterior_mask;
 #    on the unclipped prior the exact posterior of each case on its sensors equals numpy's; on the
@@ -21,6 +22,7 @@ run "$np" generate $mesh -generate_n 600 -generate_n_train 500 -generate_fields 
 net="-net_layers 2 -net_width 64 -train_batch 100 -train_log_interval 1000 -sde_type vp"
 run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 150 -noise_level 0.02 -noise_seed 3 -model m.h5 > train.log
 run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 1 -noise_level 0.02 -noise_seed 3 -model m0.h5 > train0.log
+run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 150 -noise_level 0.02 -noise_seed 3 -net_output edm -model e.h5 > train_e.log
 run "$np" train -train_data gauss.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 150 -noise_level 0.05 -model g.h5 > train_g.log
 run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 500 $net -train_epochs 40 -noise_level 0.02 -mask_prob 0.7 -mask_copies 2 -model mask.h5 > train_mask.log
 grep -q "1000 pairs" train_mask.log || { echo "FAIL: -mask_copies 2 should train on 1000 pairs"; cat train_mask.log; exit 1; }
@@ -30,6 +32,7 @@ run "$np" posterior -posterior_model m.h5 -posterior_data data.h5 $post -posteri
 grep -qE "^posterior ode: 7 of [0-9]+ cases on rank 0 in [0-9]+ s, [0-9.]+ samples/s per rank, ETA [0-9]+ s" pN.log \
   || { echo "FAIL: no progress line after the first batch of 7 cases (-posterior_log_interval)"; cat pN.log; exit 1; }
 run "$np" posterior -posterior_model m0.h5 -posterior_data data.h5 $post -posterior_samplers sde -posterior_mcmc 0 -posterior_output p0.h5 > p0.log
+run "$np" posterior -posterior_model e.h5 -posterior_data data.h5 $post -posterior_mcmc 0 -sampler_start tweedie -posterior_output pe.h5 > pe.log
 run "$np" posterior -posterior_model g.h5 -posterior_data gauss.h5 $post -posterior_output pg.h5 > pg.log
 mc="-mcmc_iter 4000 -mcmc_burn 500 -mcmc_min_ess 100"
 run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $post -posterior_ntest 40 -posterior_keep_cases 0,1 -posterior_samplers sde -posterior_mcmc 6 $mc -posterior_output pm.h5 > pm.log
@@ -237,6 +240,10 @@ check(ok, "diffusion vs MCMC mean error recomputed from the stored means")
 prior_err = np.abs(x[:500].mean(axis=0) - truth).mean() / truth.mean()
 e_tr, e_0 = p1["sde"].attrs["mean_error"], p0["sde"].attrs["mean_error"]
 check(e_tr < prior_err and e_tr < e_0, f"the trained network conditions on y: error {100 * e_tr:.1f}% < prior mean's {100 * prior_err:.1f}% and the 1-epoch network's {100 * e_0:.1f}%")
+pe = h5py.File("pe.h5")
+e_ode, e_sde = pe["ode"].attrs["mean_error"], pe["sde"].attrs["mean_error"]
+check(max(e_ode, e_sde) < prior_err and max(e_ode, e_sde) < e_0 and np.array_equal(pe["truth"][:], truth),
+      f"-net_output edm, tweedie start: error ODE {100 * e_ode:.1f}%, SDE {100 * e_sde:.1f}% < prior mean's {100 * prior_err:.1f}% and the 1-epoch network's {100 * e_0:.1f}% (the score-output network: {100 * e_tr:.1f}%)")
 # exact posterior against numpy's closed form
 H, K = g["H"][:], g["prior_covariance"][:]
 s2 = pg.attrs["noise_sigma"] ** 2

@@ -501,3 +501,29 @@ for mean, lo, hi, want in ((0.05, 0.95, 1.05, "yes"), (0.05, 0.95, 1.101, "NO"),
         raise SystemExit(f"FAIL: report's exact verdict should be {want} for mean error {mean}, std ratios {lo}-{hi}")
 print("ok   report: exact verdict flips at each bound (mean 0.1, segment ratios 0.9 and 1.1)")
 PY
+
+# postprocess/denoiser_probe.py: the network's denoiser read off the model file in numpy, its
+# Jacobian checked against central differences (--check); it reproduces the network's
+# conditioning on y (the edm network's guess of x0 from y and x_T is closer than the training
+# mean, measured by the probe itself), and bad input gets a message and exit 2.
+for mdl in m e; do
+  /usr/bin/python3 "$root/postprocess/denoiser_probe.py" --check $mdl.h5 data.h5 > probe_$mdl.log || { echo "FAIL: denoiser_probe --check on $mdl.h5"; cat probe_$mdl.log; exit 1; }
+  grep -q "^check: dD/dx^ against central differences, largest deviation .* (ok, bound 1e-5)" probe_$mdl.log || { echo "FAIL: no Jacobian check line for $mdl.h5"; cat probe_$mdl.log; exit 1; }
+done
+/usr/bin/python3 - <<'PY' || exit 1
+import re
+text = open("probe_e.log").read()
+prior = float(re.search(r"training rows' mean as the guess \(no y\): RMS error ([0-9.e+-]+)", text).group(1))
+last = [l for l in text.splitlines() if l.startswith("| 1e+00 |")]
+if not last:
+    raise SystemExit(f"FAIL: no t = 1 row in the probe's table:\n{text}")
+err = float(last[0].split("|")[3])
+if not err < prior:
+    raise SystemExit(f"FAIL: the edm network's x0 guess at t = T ({err}) is no better than the training mean ({prior})")
+print(f"ok   denoiser_probe: edm network's guess of x0 at t = T, RMS {err:.3g}, against the training mean's {prior:.3g}; Jacobians match central differences")
+PY
+if /usr/bin/python3 "$root/postprocess/denoiser_probe.py" mask.h5 data.h5 > probe_bad.log 2>&1; then echo "FAIL: the probe accepted a mask model"; exit 1; fi
+grep -q "a sensor-mask model; the probe conditions on y alone" probe_bad.log || { echo "FAIL: no clear refusal of a mask model"; cat probe_bad.log; exit 1; }
+if /usr/bin/python3 "$root/postprocess/denoiser_probe.py" --rows 590:700 m.h5 data.h5 > probe_bad.log 2>&1; then echo "FAIL: the probe accepted rows past the data set"; exit 1; fi
+grep -q -- "--rows 590:700: the data set data.h5 has rows 0..599" probe_bad.log || { echo "FAIL: no clear refusal of --rows past the end"; cat probe_bad.log; exit 1; }
+echo "ok   denoiser_probe: Jacobian check, conditioning, refusals"

@@ -25,8 +25,9 @@
  * Below s^ ~ ss the network predicts the noise (F -> -z), above it the clean x0 (F -> (x0-c0)/sd).
  * Why: where the posterior is narrower than s^, D should not depend on x^ at all (dD/dx^ ~ 0), and
  * a noise output can only get there by learning dF/dx^ = -I/s^ exactly; whatever is left of
- * dD/dx^ the probability-flow ODE does not contract (the README measures ~0.06-0.3 for the noise
- * output at zero noise), so its samples keep spread the score's error put there. The loss is the
+ * dD/dx^ the probability-flow ODE does not contract (postprocess/denoiser_probe.py on the VP
+ * zero-noise network with the noise output: tr(dD/dx^)/n 0.03-0.18, |dD/dx^|_F/sqrt(n) 0.15-0.42
+ * for s^ from 0.5 down to 0.005, where the exact value is ~0), so its samples keep that spread. The loss is the
  * unit-weight |F - F*|^2 on the output (F* the F that gives D = x0), i.e. (48) weighted by
  * (s^/c_out)^2, EDM's weighting: 1 where the network predicts noise, (s^/sd)^2 where it predicts x0.
  * Loss (48), averaged: L = (1/Bg) sum_i |sigma(t_i) s_theta(x_t,i, c_i, t_i) + z_i|^2 with

@@ -21,6 +21,34 @@
 #include "testutil.h"
 #include <math.h>
 
+/* The network's outputs on the rows [x_t | f(t)] (paper embedding) built here by hand from (23). */
+static PetscErrorCode DirectForward(const Sched *sch, const MlpArch *a, const float p[], PetscInt B, const float x0[], const PetscReal t[], const float z[], float in[], float out[], MlpWork_f *w)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < B; i++) {
+    SchedCoef c;
+    sched_coef(sch, t[i], &c);
+    in[5 * i] = (float)(c.m * x0[i] + c.sigma * z[i]);
+    dsm_time_embed(sch, DSM_EMBED_PAPER, t[i], in + 5 * i + 1);
+  }
+  PetscCall(MlpForward_f(a, p, B, in, out, w));
+  PetscFunctionReturn(0);
+}
+
+/* g2 = the MLP backward of dL/dout = dout; *dmax = max |g1 - g2|, *gmax = max |g2|. */
+static PetscErrorCode DirectGradientGap(const MlpArch *a, const float p[], PetscInt B, const float dout[], const float g1[], float g2[], MlpWork_f *w, PetscReal *dmax, PetscReal *gmax)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscArrayzero(g2, a->nparams));
+  PetscCall(MlpBackward_f(a, p, B, dout, g2, NULL, w));
+  *dmax = *gmax = 0;
+  for (PetscInt k = 0; k < a->nparams; k++) {
+    *gmax = PetscMax(*gmax, PetscAbsReal(g2[k]));
+    *dmax = PetscMax(*dmax, PetscAbsReal(g1[k] - g2[k]));
+  }
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   Sched     sch;
@@ -87,23 +115,12 @@ int main(int argc, char **argv)
     PetscCall(DsmLossGrad(&sch, &a, p, B, x0, NULL, t, z, 1.0 / B, g1, &l1, &dw));
     PetscCall(PetscMalloc3((size_t)B * 5, &in, B, &out, B, &dout));
     PetscCall(MlpWorkCreate_f(&a, B, &w));
-    for (PetscInt i = 0; i < B; i++) {
-      SchedCoef c;
-      sched_coef(&sch, t[i], &c);
-      in[5 * i] = (float)(c.m * x0[i] + c.sigma * z[i]);
-      dsm_time_embed(&sch, DSM_EMBED_PAPER, t[i], in + 5 * i + 1);
-    }
-    PetscCall(MlpForward_f(&a, p, B, in, out, &w));
+    PetscCall(DirectForward(&sch, &a, p, B, x0, t, z, in, out, &w));
     for (PetscInt i = 0; i < B; i++) {
       lref += PetscSqr(z[i] - out[i]);
       dout[i] = (float)(-2.0 / B * (z[i] - out[i]));
     }
-    PetscCall(PetscArrayzero(g2, a.nparams));
-    PetscCall(MlpBackward_f(&a, p, B, dout, g2, NULL, &w));
-    for (PetscInt k = 0; k < a.nparams; k++) {
-      gmax = PetscMax(gmax, PetscAbsReal(g2[k]));
-      dmax = PetscMax(dmax, PetscAbsReal(g1[k] - g2[k]));
-    }
+    PetscCall(DirectGradientGap(&a, p, B, dout, g1, g2, &w, &dmax, &gmax));
     PetscCall(MlpWorkDestroy_f(&w));
     PetscCall(PetscFree3(in, out, dout));
     CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref && dmax < 1e-5 * gmax, "-net_output noise: loss sum %.9g vs sum |z - out|^2 %.9g; gradient vs backward of -2 (z - out) / B: max difference %.2e of max %.2e", (double)l1, (double)lref, (double)dmax, (double)gmax);
@@ -149,13 +166,7 @@ int main(int argc, char **argv)
     PetscCall(DsmLossGrad(&sch, &a, p, B, x0, NULL, t, z, 1.0 / B, g1, &l1, &dw));
     PetscCall(PetscMalloc3((size_t)B * 5, &in, B, &out, B, &dout));
     PetscCall(MlpWorkCreate_f(&a, B, &w));
-    for (PetscInt i = 0; i < B; i++) {
-      SchedCoef c;
-      sched_coef(&sch, t[i], &c);
-      in[5 * i] = (float)(c.m * x0[i] + c.sigma * z[i]);
-      dsm_time_embed(&sch, DSM_EMBED_PAPER, t[i], in + 5 * i + 1);
-    }
-    PetscCall(MlpForward_f(&a, p, B, in, out, &w));
+    PetscCall(DirectForward(&sch, &a, p, B, x0, t, z, in, out, &w));
     for (PetscInt i = 0; i < B; i++) {
       SchedCoef c;
       sched_coef(&sch, t[i], &c);
@@ -169,12 +180,7 @@ int main(int argc, char **argv)
       tw = PetscMax(tw, PetscAbsReal(c.m * D - in[5 * i] - c.sigma * c.sigma * sc) / (c.sigma * c.sigma * (1 + PetscAbsReal(sc))));
       wt = PetscMax(wt, PetscAbsReal((c.sigma * sc + z[i]) - cout / sh * (out[i] - fstar)) / (1 + PetscAbsReal(c.sigma * sc + z[i])));
     }
-    PetscCall(PetscArrayzero(g2, a.nparams));
-    PetscCall(MlpBackward_f(&a, p, B, dout, g2, NULL, &w));
-    for (PetscInt k = 0; k < a.nparams; k++) {
-      gmax = PetscMax(gmax, PetscAbsReal(g2[k]));
-      dmax = PetscMax(dmax, PetscAbsReal(g1[k] - g2[k]));
-    }
+    PetscCall(DirectGradientGap(&a, p, B, dout, g1, g2, &w, &dmax, &gmax));
     PetscCall(MlpWorkDestroy_f(&w));
     PetscCall(PetscFree3(in, out, dout));
     CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref && dmax < 1e-5 * gmax, "-net_output edm: loss sum %.9g vs sum |F - F*|^2 %.9g; gradient vs backward of 2 (F - F*) / B: max difference %.2e of max %.2e", (double)l1, (double)lref, (double)dmax, (double)gmax);

@@ -27,9 +27,11 @@
  * a noise output can only get there by learning dF/dx^ = -I/s^ exactly; whatever is left of
  * dD/dx^ the probability-flow ODE does not contract (postprocess/denoiser_probe.py on the VP
  * zero-noise network with the noise output: tr(dD/dx^)/n 0.03-0.18, |dD/dx^|_F/sqrt(n) 0.15-0.42
- * for s^ from 0.5 down to 0.005, where the exact value is ~0), so its samples keep that spread. The loss is the
- * unit-weight |F - F*|^2 on the output (F* the F that gives D = x0), i.e. (48) weighted by
- * (s^/c_out)^2, EDM's weighting: 1 where the network predicts noise, (s^/sd)^2 where it predicts x0.
+ * for s^ from 0.5 down to 0.005, where the exact value is ~0), so its samples keep that spread.
+ * The loss is the unit-weight |F - F*|^2 on the output (F* the F that gives D = x0), i.e. (48)
+ * weighted by (s^/c_out)^2, EDM's weighting: 1 where the network predicts noise, (s^/sd)^2 where
+ * it predicts x0. Measured at zero noise (README, "What the flow does not contract"): the ODE's
+ * spread becomes sigma_skip itself; not in the recipe.
  * Loss (48), averaged: L = (1/Bg) sum_i |sigma(t_i) s_theta(x_t,i, c_i, t_i) + z_i|^2 with
  * x_t = m(t) x0 + sigma(t) z, where Bg is the GLOBAL batch: each rank passes its share of the
  * rows and scale = 1/Bg, so summing the ranks' gradients (one MPI_Allreduce) gives the gradient

@@ -61,7 +61,7 @@ PetscErrorCode TrainOptsSetFromOptions(MPI_Comm comm, const char prefix[], Train
   PetscCall(PetscOptionsReal("-train_ema", "Decay of the moving average of the weights that sampling uses (0: off, the paper; e.g. 0.999)", "train", o->ema_decay, &o->ema_decay, NULL));
   PetscCall(PetscOptionsReal("-train_t_power", "Draw t = eps + (T - eps) u^p, u ~ U(0, 1): 1 = the paper's U(eps, T); p > 1 trains more on small t", "train", o->t_power, &o->t_power, NULL));
   PetscCall(PetscOptionsEnum("-net_time_embed", "Time embedding of the network input: paper = (A.1); logsigma = its first entry ln(sigma(t))/4 (resolves small t)", "train", DsmEmbeds, (PetscEnum)o->par.embed, (PetscEnum *)&o->par.embed, NULL));
-  PetscCall(PetscOptionsEnum("-net_output", "What the network outputs: score = the score (the paper); noise = the noise z of x_t, score = -output/sigma(t) (unit scale at every t)", "train", DsmOutputs, (PetscEnum)o->par.output, (PetscEnum *)&o->par.output, NULL));
+  PetscCall(PetscOptionsEnum("-net_output", "What the network outputs: score = the score (the paper); noise = the noise z of x_t, score = -output/sigma(t) (unit scale at every t); edm = EDM's preconditioned denoiser, x0 above -net_sigma_skip, the noise below", "train", DsmOutputs, (PetscEnum)o->par.output, (PetscEnum *)&o->par.output, NULL));
   PetscCall(PetscOptionsReal("-net_sigma_data", "-net_output edm: the data's std in normalised units (0: the training set's)", "train", o->par.sigma_data, &o->par.sigma_data, NULL));
   PetscCall(PetscOptionsReal("-net_sigma_skip", "-net_output edm: the noise std s^ = sigma/m below which the network predicts the noise and above which x0 (0: -net_sigma_data, EDM's)", "train", o->par.sigma_skip, &o->par.sigma_skip, NULL));
   PetscOptionsEnd();

@@ -141,7 +141,10 @@ def main(argv):
                 fail("--rows A:B: two integers, the first row and one past the last")
             rows = (lo, hi)
         elif a == "--seed":
-            seed = int(next(it, "1"))
+            try:
+                seed = int(next(it))
+            except (StopIteration, ValueError):
+                fail("--seed S: an integer, the seed of the noises x_t and of the measurement noise")
         elif a == "--check":
             check = True
         elif a.startswith("--"):
@@ -156,6 +159,8 @@ def main(argv):
     except OSError as e:
         fail(f"{files[1]}: cannot open as HDF5 ({e}); give the data set the model was trained on")
     with d:
+        if "x" not in d or "y_clean" not in d:
+            fail(f"{files[1]}: no x / y_clean datasets: give the data set of pdediff generate the model was trained on")
         n = d["x"].shape[0]
         lo, hi = rows if rows else (net.n_train, min(n, net.n_train + 300))
         if not (0 <= lo < hi <= n):

@@ -526,4 +526,8 @@ if /usr/bin/python3 "$root/postprocess/denoiser_probe.py" mask.h5 data.h5 > prob
 grep -q "a sensor-mask model; the probe conditions on y alone" probe_bad.log || { echo "FAIL: no clear refusal of a mask model"; cat probe_bad.log; exit 1; }
 if /usr/bin/python3 "$root/postprocess/denoiser_probe.py" --rows 590:700 m.h5 data.h5 > probe_bad.log 2>&1; then echo "FAIL: the probe accepted rows past the data set"; exit 1; fi
 grep -q -- "--rows 590:700: the data set data.h5 has rows 0..599" probe_bad.log || { echo "FAIL: no clear refusal of --rows past the end"; cat probe_bad.log; exit 1; }
+if /usr/bin/python3 "$root/postprocess/denoiser_probe.py" data.h5 data.h5 > probe_bad.log 2>&1; then echo "FAIL: the probe accepted a data set as the model"; exit 1; fi
+grep -q "data.h5: no params / layer_widths: not a pdediff model file" probe_bad.log || { echo "FAIL: no clear refusal of a data set as the model"; cat probe_bad.log; exit 1; }
+if /usr/bin/python3 "$root/postprocess/denoiser_probe.py" m.h5 m.h5 > probe_bad.log 2>&1; then echo "FAIL: the probe accepted a model as the data set"; exit 1; fi
+grep -q "m.h5: no x / y_clean datasets" probe_bad.log || { echo "FAIL: no clear refusal of a model as the data set"; cat probe_bad.log; exit 1; }
 echo "ok   denoiser_probe: Jacobian check, conditioning, refusals"

@@ -21,10 +21,13 @@
 #include "testutil.h"
 #include <math.h>
 
-/* The network's outputs on the rows [x_t | f(t)] (paper embedding) built here by hand from (23). */
-static PetscErrorCode DirectForward(const Sched *sch, const MlpArch *a, const float p[], PetscInt B, const float x0[], const PetscReal t[], const float z[], float in[], float out[], MlpWork_f *w)
+/* DsmLossGrad's loss sum *l and gradient g (zeroed first) with the parametrisation in dw, then the
+   network's outputs on the rows [x_t | f(t)] (paper embedding) built here by hand from (23). */
+static PetscErrorCode DirectForward(const Sched *sch, const MlpArch *a, const float p[], PetscInt B, const float x0[], const PetscReal t[], const float z[], float g[], PetscReal *l, DsmWork *dw, float in[], float out[], MlpWork_f *w)
 {
   PetscFunctionBeginUser;
+  PetscCall(PetscArrayzero(g, a->nparams));
+  PetscCall(DsmLossGrad(sch, a, p, B, x0, NULL, t, z, 1.0 / B, g, l, dw));
   for (PetscInt i = 0; i < B; i++) {
     SchedCoef c;
     sched_coef(sch, t[i], &c);
@@ -105,24 +108,21 @@ int main(int argc, char **argv)
     PetscCall(MlpWorkDestroy_f(&w));
     CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref, "DSM loss sum %.9g vs direct evaluation %.9g", (double)l1, (double)lref);
   }
+  /* 1a and 1c evaluate the network by hand on the same B rows: one set of buffers for both */
+  float    *in, *out, *dout;
+  MlpWork_f dw_direct;
+  PetscCall(PetscMalloc3((size_t)B * 5, &in, B, &out, B, &dout));
+  PetscCall(MlpWorkCreate_f(&a, B, &dw_direct));
   /* 1a. the noise output: loss and gradient against a direct evaluation */
   {
     PetscReal l1, lref = 0, gmax = 0, dmax = 0;
-    float    *in, *out, *dout;
-    MlpWork_f w;
     dw.par.output = DSM_OUTPUT_NOISE;
-    PetscCall(PetscArrayzero(g1, a.nparams));
-    PetscCall(DsmLossGrad(&sch, &a, p, B, x0, NULL, t, z, 1.0 / B, g1, &l1, &dw));
-    PetscCall(PetscMalloc3((size_t)B * 5, &in, B, &out, B, &dout));
-    PetscCall(MlpWorkCreate_f(&a, B, &w));
-    PetscCall(DirectForward(&sch, &a, p, B, x0, t, z, in, out, &w));
+    PetscCall(DirectForward(&sch, &a, p, B, x0, t, z, g1, &l1, &dw, in, out, &dw_direct));
     for (PetscInt i = 0; i < B; i++) {
       lref += PetscSqr(z[i] - out[i]);
       dout[i] = (float)(-2.0 / B * (z[i] - out[i]));
     }
-    PetscCall(DirectGradientGap(&a, p, B, dout, g1, g2, &w, &dmax, &gmax));
-    PetscCall(MlpWorkDestroy_f(&w));
-    PetscCall(PetscFree3(in, out, dout));
+    PetscCall(DirectGradientGap(&a, p, B, dout, g1, g2, &dw_direct, &dmax, &gmax));
     CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref && dmax < 1e-5 * gmax, "-net_output noise: loss sum %.9g vs sum |z - out|^2 %.9g; gradient vs backward of -2 (z - out) / B: max difference %.2e of max %.2e", (double)l1, (double)lref, (double)dmax, (double)gmax);
     dw.par.output = DSM_OUTPUT_SCORE;
   }
@@ -155,18 +155,12 @@ int main(int argc, char **argv)
   DsmParam edm = {DSM_EMBED_PAPER, DSM_OUTPUT_EDM, 0, 0.05, 0};
   {
     PetscReal l1, lref = 0, gmax = 0, dmax = 0, smean = 0, svar = 0, tw = 0, wt = 0, lim = 0;
-    float    *in, *out, *dout;
-    MlpWork_f w;
     for (PetscInt i = 0; i < B; i++) smean += x0[i] / B;
     for (PetscInt i = 0; i < B; i++) svar += PetscSqr(x0[i] - smean) / B;
     PetscCall(DsmParamSetDataScale(PETSC_COMM_SELF, &edm, B, 1, x0));
     CHECK(PetscAbsReal(edm.centre - smean) < 1e-6 && PetscAbsReal(edm.sigma_data - sqrt(svar)) < 1e-6 && edm.sigma_skip == 0.05 && PetscAbsReal(edm.sigma_data - s) < 0.1 * s, "edm scales of %d draws of N(%.1f, %.1f^2): centre %.6f (sample mean %.6f), sigma_data %.6f (sample std %.6f), sigma_skip 0.05 kept (%.3g)", (int)B, (double)mu, (double)s, (double)edm.centre, (double)smean, (double)edm.sigma_data, (double)sqrt(svar), (double)edm.sigma_skip);
     dw.par = edm;
-    PetscCall(PetscArrayzero(g1, a.nparams));
-    PetscCall(DsmLossGrad(&sch, &a, p, B, x0, NULL, t, z, 1.0 / B, g1, &l1, &dw));
-    PetscCall(PetscMalloc3((size_t)B * 5, &in, B, &out, B, &dout));
-    PetscCall(MlpWorkCreate_f(&a, B, &w));
-    PetscCall(DirectForward(&sch, &a, p, B, x0, t, z, in, out, &w));
+    PetscCall(DirectForward(&sch, &a, p, B, x0, t, z, g1, &l1, &dw, in, out, &dw_direct));
     for (PetscInt i = 0; i < B; i++) {
       SchedCoef c;
       sched_coef(&sch, t[i], &c);
@@ -180,9 +174,7 @@ int main(int argc, char **argv)
       tw = PetscMax(tw, PetscAbsReal(c.m * D - in[5 * i] - c.sigma * c.sigma * sc) / (c.sigma * c.sigma * (1 + PetscAbsReal(sc))));
       wt = PetscMax(wt, PetscAbsReal((c.sigma * sc + z[i]) - cout / sh * (out[i] - fstar)) / (1 + PetscAbsReal(c.sigma * sc + z[i])));
     }
-    PetscCall(DirectGradientGap(&a, p, B, dout, g1, g2, &w, &dmax, &gmax));
-    PetscCall(MlpWorkDestroy_f(&w));
-    PetscCall(PetscFree3(in, out, dout));
+    PetscCall(DirectGradientGap(&a, p, B, dout, g1, g2, &dw_direct, &dmax, &gmax));
     CHECK(PetscAbsReal(l1 - lref) < 1e-5 * lref && dmax < 1e-5 * gmax, "-net_output edm: loss sum %.9g vs sum |F - F*|^2 %.9g; gradient vs backward of 2 (F - F*) / B: max difference %.2e of max %.2e", (double)l1, (double)lref, (double)dmax, (double)gmax);
     /* the two ends, at (m, sigma) = (1, 1e-6 sigma_skip) and (1, 1e6 sigma_data); the deviations are O(s^/sigma_skip) and O(sigma_data/s^): F* = -z and (x0 - c0)/sigma_data */
     for (int k = 0; k < 2; k++) {
@@ -194,6 +186,8 @@ int main(int argc, char **argv)
     CHECK(tw < 1e-8 && wt < 1e-5 && lim < 1e-4, "-net_output edm score: Tweedie m D - x_t = sigma^2 s (max rel. deviation %.1e), sigma s + z = (c_out/s^)(F - F*) (%.1e, float x_t), F* within %.1e of -z at s^ = 1e-6 sigma_skip and of (x0 - c0)/sigma_data at s^ = 1e6 sigma_data", (double)tw, (double)wt, (double)lim);
     dw.par.output = DSM_OUTPUT_SCORE;
   }
+  PetscCall(MlpWorkDestroy_f(&dw_direct));
+  PetscCall(PetscFree3(in, out, dout));
   /* 2. training learns the exact score, with either time embedding and with the noise and edm outputs */
   const DsmParam pars[4] = {{DSM_EMBED_PAPER, DSM_OUTPUT_SCORE, 0, 0, 0}, {DSM_EMBED_LOGSIGMA, DSM_OUTPUT_SCORE, 0, 0, 0}, {DSM_EMBED_PAPER, DSM_OUTPUT_NOISE, 0, 0, 0}, edm};
   for (int e = 0; e < 4; e++) {

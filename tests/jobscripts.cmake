@@ -6,3 +6,5 @@ set_tests_properties(sweep_local PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LA
 add_test(NAME slurm_cluster COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/slurm_cluster.sh $<TARGET_FILE:pdediff> ${CMAKE_CURRENT_BINARY_DIR}/slurm_cluster)
 set_tests_properties(slurm_cluster PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "cli;jobscripts;slurm" TIMEOUT 1800
   PROCESSORS 2 RESOURCE_LOCK slurm_ports SKIP_RETURN_CODE 77)
+add_test(NAME skip_calibrate COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/skip_calibrate_cli.sh $<TARGET_FILE:pdediff> ${CMAKE_CURRENT_BINARY_DIR}/skip_calibrate)
+set_tests_properties(skip_calibrate PROPERTIES ENVIRONMENT "${PDEDIFF_TEST_ENV}" LABELS "cli;jobscripts;np2" TIMEOUT 600 PROCESSORS 2)

@@ -62,7 +62,8 @@ def model_info(path):
                      f"-net_sigma_skip; train one with -net_output edm")
         if "n_train" not in f.attrs:
             sys.exit(f"{path}: the model does not record the rows it trained on (n_train): train it again with pdediff train -train_rows N")
-        return (float(f.attrs["net_sigma_skip"]), int(f.attrs["n_train"]), float(attr(f, "noise_level", np.nan)),
+        rows = int(f.attrs["n_train"]) // max(int(attr(f, "mask_copies", 1)), 1)  # n_train counts pairs: rows x copies
+        return (float(f.attrs["net_sigma_skip"]), rows, float(attr(f, "noise_level", np.nan)),
                 str(attr(f, "sde_type", "?")))
 
 

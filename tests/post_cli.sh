@@ -45,6 +45,8 @@ qm="-posterior_nsamples 10 -posterior_keep_cases 0 -posterior_samplers sde -nois
 run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $qm -posterior_ntest 12 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1']*30))")" -posterior_output pma.h5 > pma.log
 run "$np" posterior -posterior_model mask.h5 -posterior_data data.h5 $qm -posterior_ntest 12 -posterior_mask "$(/usr/bin/python3 -c "print(','.join(['1','1','0']*10))")" -posterior_output pmz.h5 > pmz.log
 grep -q "posterior MCMC (each case on its sensors): 12 cases" pmz.log || { echo "FAIL: no MCMC reference for the mask model"; cat pmz.log; exit 1; }
+# the mask model trained on 2 copies of rows 0-499 (n_train 1000 pairs): the test rows from 500 are not training pairs
+if grep -q "WARNING: -posterior_first" pm.log; then echo "FAIL: a mask model's copies counted as training rows"; cat pm.log; exit 1; fi
 /usr/bin/python3 -c "
 import h5py, shutil
 shutil.copy('data.h5', 'dz.h5')
@@ -540,7 +542,7 @@ echo "ok   denoiser_probe: Jacobian check, conditioning, refusals"
 run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 450 $net -train_epochs 60 -noise_level 0 -net_output edm -net_sigma_skip 0.01 -model z.h5 > train_z.log
 vz="-posterior_nsamples 50 -posterior_keep_cases 0 -sampler_dtau 0.01 -posterior_samplers ode -posterior_mcmc 0 -sampler_start tweedie"
 run "$np" posterior -posterior_model z.h5 -posterior_data data.h5 $vz -posterior_first 450 -posterior_ntest 50 -posterior_output pv.h5 > pv.log
-grep -q "posterior: cases from row 450 on: rows of the training split that the model did not train on (it trained on the first 450, -train_rows), a validation set" pv.log \
+grep -q "posterior: cases from row 450: rows 450-499 of the training split that the model did not train on (it trained on the first 450, -train_rows), a validation set" pv.log \
   || { echo "FAIL: the posterior does not name held-out training rows a validation set"; cat pv.log; exit 1; }
 run 1 posterior -posterior_model z.h5 -posterior_data data.h5 $vz -posterior_first 440 -posterior_ntest 20 -posterior_output pt.h5 > pt.log
 grep -q "WARNING: -posterior_first 440 < 450, the rows the model trained on: some test cases were training pairs" pt.log \

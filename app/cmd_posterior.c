@@ -244,27 +244,6 @@ static PetscErrorCode SetMasks(MPI_Comm comm, const PostCtx *c, const Model *m, 
   PetscFunctionReturn(0);
 }
 
-/* The rows a model trained on, the first *rows of its training file: the n_train attribute pdediff
-   train writes counts pairs, -train_rows (or every row) times -mask_copies; fallback for a model
-   file without it. */
-static PetscErrorCode ModelTrainedRows(MPI_Comm comm, const char path[], const Model *m, PetscInt64 fallback, PetscInt64 *rows)
-{
-  H5io       io;
-  PetscBool  has;
-  PetscInt64 pairs;
-
-  PetscFunctionBeginUser;
-  *rows = fallback;
-  PetscCall(H5ioOpen(comm, path, &io));
-  PetscCall(H5ioHasAttr(&io, "/", "n_train", &has));
-  if (has) {
-    PetscCall(H5ioReadAttrInt(&io, "/", "n_train", &pairs));
-    *rows = pairs / PetscMax(m->meas.copies, 1);
-  }
-  PetscCall(H5ioClose(&io));
-  PetscFunctionReturn(0);
-}
-
 /* Test cases from the data set: truth, clean values, noisy measurements; the prior's moments
    over the training rows; H and K for the exact posterior. Errors name the file. */
 static PetscErrorCode ReadDataSet(MPI_Comm comm, PostCtx *c, const Model *m, TestSet *ts)
@@ -284,7 +263,8 @@ static PetscErrorCode ReadDataSet(MPI_Comm comm, PostCtx *c, const Model *m, Tes
   if (c->first < 0) c->first = (PetscInt)ntrain;
   PetscCheck(c->first < n, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_first %" PetscInt_FMT ": the data set %s has %lld rows", c->first, c->data, (long long)n);
   ts->ntest = c->ntest ? c->ntest : (PetscInt)(n - c->first);
-  PetscCall(ModelTrainedRows(comm, c->model, m, ntrain, &mtrain));
+  /* the rows the model trained on, the first mtrain of its data set: n_train counts pairs, rows x -mask_copies */
+  mtrain = m->train_pairs >= 0 ? m->train_pairs / PetscMax(m->meas.copies, 1) : ntrain;
   if (c->first < mtrain) PetscCall(PetscPrintf(comm, "posterior: WARNING: -posterior_first %" PetscInt_FMT " < %lld, the rows the model trained on: some test cases were training pairs\n", c->first, (long long)mtrain));
   else if (c->first < ntrain) PetscCall(PetscPrintf(comm, "posterior: cases from row %" PetscInt_FMT ": rows %" PetscInt_FMT "-%lld of the training split that the model did not train on (it trained on the first %lld, -train_rows), a validation set\n", c->first, c->first, (long long)PetscMin(ntrain, c->first + ts->ntest) - 1, (long long)mtrain));
   PetscCheck(c->first + ts->ntest <= n, comm, PETSC_ERR_ARG_OUTOFRANGE, "-posterior_first %" PetscInt_FMT " + -posterior_ntest %" PetscInt_FMT " exceeds the %lld rows of %s", c->first, ts->ntest, (long long)n, c->data);

@@ -11,6 +11,8 @@
 # Settings: inputs/advdiff_train.opts and inputs/advdiff_posterior.opts, plus TRAIN_ARGS/POST_ARGS.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck disable=SC1091
+. "$root/jobscripts/common.sh"
 NP=${NP:-2}
 FORMS=${FORMS:-"ve vp"}
 LEVELS=${LEVELS:-"0 0.01 0.02 0.05 0.1 0.2"}
@@ -31,23 +33,15 @@ mkdir -p "$OUT"
 t0=$(date +%s)
 cell() { # form level tag extra-train-args
   local form=$1 level=$2 tag=$3; shift 3
-  local model="$OUT/$tag.model.h5" post="$OUT/$tag.post.h5" t1
-  if [ ! -e "$model" ]; then
-    t1=$(date +%s)
-    # shellcheck disable=SC2086
+  local model="$OUT/$tag.model.h5" post="$OUT/$tag.post.h5"
+  # shellcheck disable=SC2086
+  pd_once "$NP" "$model" "$OUT/$tag.train.log" "advdiff_sweep: trained $tag" "advdiff_sweep: training $tag failed" \
     $LAUNCH "$PDEDIFF" train -options_file "$TRAIN_OPTS" -train_data "$DATA" -sde_type "$form" -noise_level "$level" \
-      -model "$model" -train_restart "$@" ${TRAIN_ARGS:-} > "$OUT/$tag.train.log" 2>&1 \
-      || { echo "advdiff_sweep: training $tag failed (status $?): see $OUT/$tag.train.log" >&2; exit 1; }
-    echo "advdiff_sweep: trained $tag in $(( $(date +%s) - t1 )) s on $NP rank(s)"
-  fi
-  if [ ! -e "$post" ]; then
-    t1=$(date +%s)
-    # shellcheck disable=SC2086
+    -model "$model" -train_restart "$@" ${TRAIN_ARGS:-}
+  # shellcheck disable=SC2086
+  pd_once "$NP" "$post" "$OUT/$tag.post.log" "advdiff_sweep: sampled $tag" "advdiff_sweep: posterior $tag failed" \
     $LAUNCH "$PDEDIFF" posterior -options_file "$POST_OPTS" -posterior_data "$DATA" -posterior_model "$model" \
-      -posterior_output "$post" ${POST_ARGS:-} > "$OUT/$tag.post.log" 2>&1 \
-      || { echo "advdiff_sweep: posterior $tag failed: see $OUT/$tag.post.log" >&2; exit 1; }
-    echo "advdiff_sweep: sampled $tag in $(( $(date +%s) - t1 )) s on $NP rank(s)"
-  fi
+    -posterior_output "$post" ${POST_ARGS:-}
   grep -E "^posterior (ode|sde)(:| vs)" "$OUT/$tag.post.log" | grep -v "samples/s" || true
 }
 for form in $FORMS; do for level in $LEVELS; do cell "$form" "$level" "${form}_$level"; done; done

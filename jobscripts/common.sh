@@ -12,6 +12,18 @@
 
 pd_die() { echo "$*" >&2; exit 2; }
 
+# pd_once NP OUTPUT LOG DONE FAIL cmd...: the plain-mpirun scripts' (advdiff_sweep.sh,
+# skip_calibrate.sh) step: nothing if OUTPUT exists (a rerun continues); else cmd with its output in
+# LOG, then "DONE in N s on NP rank(s)", or on failure "FAIL (status S): see LOG" and exit 1.
+pd_once() {
+  local np=$1 out=$2 log=$3 done=$4 fail=$5 t1 rc=0; shift 5
+  [ -e "$out" ] && return 0
+  t1=$(date +%s)
+  "$@" > "$log" 2>&1 || rc=$?
+  [ $rc -eq 0 ] || { echo "$fail (status $rc): see $log" >&2; exit 1; }
+  echo "$done in $(( $(date +%s) - t1 )) s on $np rank(s)"
+}
+
 # The project root: the scripts' own directory when run from the tree; inside a SLURM job the script
 # is a copy in the spool directory, so the sweep driver exports PDEDIFF_ROOT (else the submit directory).
 pd_find_root() {

@@ -20,6 +20,7 @@ PetscErrorCode ModelCreate(PetscInt nx, PetscInt ny, PetscBool mask, PetscInt hi
   m->norm  = MODEL_NORM_NONE;
   m->sch   = *sch;
   m->par   = dsm_param_paper();
+  m->train_pairs = -1;
   PetscCall(MeasSetDefaults(&m->meas));
   PetscCall(MlpArchCreate(nx + m->ncond + DSM_TIME_EMBED, hidden_layers, hidden_width, nx, &m->arch));
   PetscCall(PetscMalloc4(nx, &m->x_lo, nx, &m->x_hi, PetscMax(ny, 1), &m->y_lo, PetscMax(ny, 1), &m->y_hi));
@@ -252,6 +253,8 @@ PetscErrorCode ModelReadH5(H5io *io, Model *m)
   PetscCall(H5ioReadReal(io, "x_hi", m->nx, 0, m->x_hi));
   PetscCall(H5ioHasDataset(io, "x_mean", &m->has_x_mean));
   if (m->has_x_mean) PetscCall(H5ioReadReal(io, "x_mean", m->nx, 0, m->x_mean));
+  PetscCall(H5ioHasAttr(io, "/", "n_train", &has)); /* ModelSave's summary: absent from checkpoints */
+  if (has) PetscCall(H5ioReadAttrInt(io, "/", "n_train", &m->train_pairs));
   if (m->ny) {
     PetscCall(H5ioReadReal(io, "y_lo", m->ny, 0, m->y_lo));
     PetscCall(H5ioReadReal(io, "y_hi", m->ny, 0, m->y_hi));

@@ -44,6 +44,7 @@ typedef struct {
   DsmParam   par;    /* time embedding and output of the network (dsm.h); files without them: the paper's */
   float     *params; /* arch.nparams, owned */
   Meas       meas;   /* the measurement model it was trained for (noise level, range, masks) */
+  PetscInt64 train_pairs; /* a saved model's n_train: the pairs it trained on (rows x -mask_copies); -1: not recorded */
 } Model;
 
 /* A model for n_x-dimensional x conditioned on n_y-dimensional y (n_y may be 0), with

@@ -538,7 +538,9 @@ echo "ok   denoiser_probe: Jacobian check, conditioning, refusals"
 # on the held-out rows 450-499 of the training split (the posterior names them a validation set);
 # the printed coverages are recomputed here from the file, the chosen scale is the least-squares
 # one (no neighbour on the grid is closer to the Gaussian coverages), the suggested -net_sigma_skip
-# is that scale times the model's; training pairs, test rows, noise > 0 and a non-edm model refused.
+# is that scale times the model's, also as the net_sigma_skip= line; --criterion goal the same with
+# the smallest distance to the goal's windows; training pairs, test rows, noise > 0, a non-edm model,
+# another model's file and an unknown criterion refused.
 run "$np" train -train_data data.h5 -train_x x -train_y y_clean -train_rows 450 $net -train_epochs 60 -noise_level 0 -net_output edm -net_sigma_skip 0.01 -model z.h5 > train_z.log
 vz="-posterior_nsamples 50 -posterior_keep_cases 0 -sampler_dtau 0.01 -posterior_samplers ode -posterior_mcmc 0 -sampler_start tweedie"
 run "$np" posterior -posterior_model z.h5 -posterior_data data.h5 $vz -posterior_first 450 -posterior_ntest 50 -posterior_output pv.h5 > pv.log
@@ -549,29 +551,36 @@ grep -q "WARNING: -posterior_first 440 < 450, the rows the model trained on: som
   || { echo "FAIL: no warning for test cases the model trained on"; cat pt.log; exit 1; }
 run 1 posterior -posterior_model z.h5 -posterior_data data.h5 $vz -posterior_ntest 10 -posterior_output ptest.h5 > ptest.log
 /usr/bin/python3 "$root/postprocess/skip_calibration.py" z.h5 pv.h5 > skip.log || { echo "FAIL: skip_calibration on a validation file"; cat skip.log; exit 1; }
+/usr/bin/python3 "$root/postprocess/skip_calibration.py" --criterion goal z.h5 pv.h5 > skip_goal.log || { echo "FAIL: skip_calibration --criterion goal"; cat skip_goal.log; exit 1; }
 /usr/bin/python3 - <<'PY' || exit 1
 import re
 import h5py
 import numpy as np
-text = open("skip.log").read()
-mt = re.search(r"c = ([0-9.]+) \(coverages ([0-9.]+) / ([0-9.]+) .*train with -net_sigma_skip ([0-9.e+-]+)", text)
-if not mt:
-    raise SystemExit(f"FAIL: no verdict line in skip_calibration's output:\n{text}")
-c, cov1, cov2, skip = (float(v) for v in mt.groups())
 with h5py.File("pv.h5") as f:
     z = np.abs(f["ode/posterior_mean"][:] - f["truth"][:]) / f["ode/posterior_std"][:]
 with h5py.File("z.h5") as f:
     skip0 = float(f.attrs["net_sigma_skip"])
-got = ((z <= c).mean(), (z <= 2 * c).mean())
-if abs(got[0] - cov1) > 1.5e-3 or abs(got[1] - cov2) > 1.5e-3:
-    raise SystemExit(f"FAIL: coverages at c = {c}: printed {cov1} / {cov2}, recomputed {got}")
-obj = lambda s: ((z <= s).mean() - 0.682689) ** 2 + ((z <= 2 * s).mean() - 0.9545) ** 2
-for s in np.exp(np.linspace(np.log(1 / 8), np.log(8), 4001)):
-    if obj(s) < obj(c) - 1e-9:
-        raise SystemExit(f"FAIL: scale {s} gives coverages nearer a Gaussian's ({obj(s):.3g}) than the chosen {c} ({obj(c):.3g})")
-if abs(skip - c * skip0) > 1e-4 * skip0:
-    raise SystemExit(f"FAIL: suggested -net_sigma_skip {skip}, expected c x {skip0} = {c * skip0}")
-print(f"ok   skip_calibration: c = {c:.4f}, coverages {cov1:.3f} / {cov2:.3f} recomputed, least squares on the grid, -net_sigma_skip {skip:.4g} = c x {skip0}")
+cov = lambda s: ((z <= s).mean(), (z <= 2 * s).mean())
+objs = {"gauss": (lambda s: (cov(s)[0] - 0.682689) ** 2 + (cov(s)[1] - 0.9545) ** 2, "least squares to a Gaussian's"),
+        "goal": (lambda s: -min(cov(s)[0] - 0.6, 0.76 - cov(s)[0], cov(s)[1] - 0.9, 0.99 - cov(s)[1]), "furthest inside the goal's windows")}
+for log, crit in (("skip.log", "gauss"), ("skip_goal.log", "goal")):
+    text = open(log).read()
+    mt = re.search(r"c = ([0-9.]+) \(coverages ([0-9.]+) / ([0-9.]+) .*criterion " + crit + r"\): train with -net_sigma_skip ([0-9.e+-]+)", text)
+    ml = re.search(r"\Anet_sigma_skip=([0-9.e+-]+)\Z", text.strip().splitlines()[-1])
+    if not mt or not ml:
+        raise SystemExit(f"FAIL: {crit}: no verdict line or no final net_sigma_skip= line in skip_calibration's output:\n{text}")
+    c, cov1, cov2, skip = (float(v) for v in mt.groups())
+    got = cov(c)
+    if abs(got[0] - cov1) > 1.5e-3 or abs(got[1] - cov2) > 1.5e-3:
+        raise SystemExit(f"FAIL: {crit}: coverages at c = {c}: printed {cov1} / {cov2}, recomputed {got}")
+    obj, what = objs[crit]
+    for s in np.exp(np.linspace(np.log(1 / 8), np.log(8), 4001)):
+        if obj(s) < obj(c) - 1e-9:
+            raise SystemExit(f"FAIL: {crit}: scale {s} scores better ({obj(s):.3g}) than the chosen {c} ({obj(c):.3g})")
+    if abs(skip - c * skip0) > 1e-4 * skip0 or float(ml.group(1)) != skip:
+        raise SystemExit(f"FAIL: {crit}: suggested -net_sigma_skip {skip} (line {ml.group(1)}), expected c x {skip0} = {c * skip0}")
+    print(f"ok   skip_calibration --criterion {crit}: c = {c:.4f}, coverages {cov1:.3f} / {cov2:.3f} recomputed, {what} on the grid, "
+          f"-net_sigma_skip {skip:.4g} = c x {skip0}")
 PY
 bad() { # expect skip_calibration to refuse: message-fragment model file
   if /usr/bin/python3 "$root/postprocess/skip_calibration.py" "${@:2}" > skip_bad.log 2>&1; then echo "FAIL: skip_calibration accepted ${*:2}"; exit 1; fi
@@ -582,4 +591,5 @@ bad "reach the test rows of data.h5 (from 500 on)" z.h5 ptest.h5
 bad "the spread is sigma_skip only at zero noise" e.h5 pe.h5
 bad "not an edm network (no net_sigma_skip)" m.h5 p1.h5
 bad "sampled with the model z.h5, not e.h5" e.h5 pv.h5
-echo "ok   skip_calibration: training pairs, test rows, noise > 0, a non-edm model and another model's file refused"
+bad "--criterion median: give gauss or goal" --criterion median z.h5 pv.h5
+echo "ok   skip_calibration: training pairs, test rows, noise > 0, a non-edm model, another model's file and an unknown criterion refused"

@@ -2,9 +2,10 @@
 # skip_calibrate_cli.sh PDEDIFF WORKDIR: jobscripts/skip_calibrate.sh end to end on a small data set
 # (170 x 40 mesh, 500 training rows of which 50 held out, 2 x 64 networks, a few epochs):
 #  - both edm models trained on rows 0-449 only, the second with the -net_sigma_skip the first's
-#    validation file gave (skip_calibration.py's verdict), the validation files on rows 450-499,
+#    validation file gave (skip_calibration.py --criterion goal: its net_sigma_skip= line), the
+#    validation files on rows 450-499,
 #    the test file on the test rows from 500 on;
-#  - a rerun trains and samples nothing (files kept); bad FORM, HOLD and data set: exit 2, a message.
+#  - a rerun trains and samples nothing (files kept); bad FORM, CRITERION, HOLD and data set: exit 2, a message.
 set -euo pipefail
 pdediff=$(realpath "$1"); work=$2
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,7 +20,7 @@ TRAIN_ARGS="-net_layers 2 -net_width 64 -train_batch 100 -train_epochs 60 -train
 ZERO_ARGS=""
 POST_ARGS="-posterior_nsamples 50 -posterior_keep_cases 0 -sampler_dtau 0.01 -sampler_start tweedie"
 CONF
-run() { CONF=small.conf HOLD=50 SS0=0.05 TEST_ARGS="-posterior_ntest 20" bash "$root/jobscripts/skip_calibrate.sh" data.h5 out; }
+run() { CONF=small.conf CRITERION=goal HOLD=50 SS0=0.05 TEST_ARGS="-posterior_ntest 20" bash "$root/jobscripts/skip_calibrate.sh" data.h5 out; }
 run > run1.log 2>&1 || { cat run1.log; fail "skip_calibrate.sh on the small data set"; }
 for s in "trained vp_0_s1 \(-net_sigma_skip 0.05, rows 0-449\)" "sampled vp_0_s1 \(val\)" "trained vp_0_s2" "sampled vp_0_s2 \(val\)" "sampled vp_0_s2 \(test\)" \
          "validation of s2 \(fixed-point check\): skip_calibration: c = " "^posterior ode:.*coverage" "^posterior sde:.*coverage"; do
@@ -28,7 +29,10 @@ done
 /usr/bin/python3 - <<'PY' || exit 1
 import re
 import h5py
-ss = float(re.search(r"train with -net_sigma_skip ([0-9.e+-]+)$", open("out/vp_0_s1.cal.txt").read().strip()).group(1))
+cal = open("out/vp_0_s1.cal.txt").read()
+if "criterion goal" not in cal:
+    raise SystemExit(f"FAIL: CRITERION=goal did not reach skip_calibration.py:\n{cal}")
+ss = float(re.search(r"^net_sigma_skip=([0-9.e+-]+)$", cal, re.M).group(1))
 for tag, want in (("s1", 0.05), ("s2", ss)):
     with h5py.File(f"out/vp_0_{tag}.model.h5") as f:
         got, rows, out = float(f.attrs["net_sigma_skip"]), int(f.attrs["n_train"]), f.attrs["net_output"]
@@ -51,8 +55,9 @@ expect() { # PATTERN env...: skip_calibrate.sh exits 2 with PATTERN
   [ ! -e bad ] || fail "$*: made the output directory"
 }
 expect "FORM=xx: use ve or vp" FORM=xx CONF=small.conf
+expect "CRITERION=xx: use gauss or goal" CRITERION=xx CONF=small.conf
 expect "HOLD=500: hold out between 1 and 499 of the 500 training rows" HOLD=500 CONF=small.conf
 expect "experiment file CONF=nothere.conf not found" CONF=nothere.conf
 if bash "$root/jobscripts/skip_calibrate.sh" nodata.h5 bad > bad.log 2>&1; then fail "accepted a missing data set"; fi
 grep -q "data set nodata.h5 not found" bad.log || { cat bad.log; fail "no message for a missing data set"; }
-echo "ok   skip_calibrate: bad FORM, HOLD, CONF and data set refused (exit 2), nothing made"
+echo "ok   skip_calibrate: bad FORM, CRITERION, HOLD, CONF and data set refused (exit 2), nothing made"

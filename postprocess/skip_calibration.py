@@ -19,8 +19,8 @@ whose 1- and 2-sigma coverages of the truth on the validation cases are
         distance to a window's edge): errors heavier-tailed than a Gaussian put the least-squares
         compromise near the bottom of the 2-sigma window, and this centres both instead,
 and prints the -net_sigma_skip to train with, c x the model's; the last line, net_sigma_skip=VALUE,
-is for scripts (jobscripts/skip_calibrate.sh). The error of the mean itself moves a little with sigma_skip: retrain, sample the
-same validation rows and run this again to confirm (a fixed point). At noise > 0 the spread is not
+is for scripts (jobscripts/skip_calibrate.sh). The error of the mean itself moves a little with
+sigma_skip: retrain, sample the same validation rows and run this again to confirm (a fixed point). At noise > 0 the spread is not
 sigma_skip (the posterior is wider than it), so such files are refused.
 """
 import os

@@ -41,7 +41,7 @@ rows=$((ntrain - HOLD))
 [ "$HOLD" -ge 1 ] && [ "$rows" -ge 1 ] || die "HOLD=$HOLD: hold out between 1 and $((ntrain - 1)) of the $ntrain training rows"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 mkdir -p "$OUT"
-launch() { mpirun -n "$NP" --oversubscribe "$PDEDIFF" "$@"; }
+launch() { pd_launch "$NP" "$PDEDIFF" "$@"; } # common.sh: mpirun -n NP here, srun inside an allocation
 
 train() { # TAG SKIP
   local m="${FORM}_0_$1"

@@ -55,12 +55,14 @@ for e in "paper 18" "recipe 18" "exact 10" "quick 5"; do
   echo "$out" | grep -q "init_$1: $2 cells" || fail "inputs/sweep_$1.conf: expected $2 cells, got: $out"
   echo "ok: inputs/sweep_$1.conf: $2 cells"
 done
-# sweep_recipe.conf's ZERO_ARGS go to its noise-free cells only (not the noisy or the mask cells)
+# sweep_recipe.conf's ZERO_ARGS go to its noise-free cells only (not the noisy or the mask cells),
+# its ZERO_ARGS_VP after them to the VP one only
 zero="-train_epochs 18000 -adam_tail_epochs 8000"
-for want in "ve_0 ve 0 $zero" "vp_0 vp 0 $zero" "ve_0.01 ve 0.01 " "ve_mask_0 ve 0 -mask_prob 0.7 -mask_copies 4 -train_epochs 10000"; do
+for want in "ve_0 ve 0 $zero" "vp_0 vp 0 $zero -net_output edm -net_sigma_skip 0.0062787" "vp_0.01 vp 0.01 " "ve_0.01 ve 0.01 " \
+            "ve_mask_0 ve 0 -mask_prob 0.7 -mask_copies 4 -train_epochs 10000"; do
   grep -qxF -- "$want" init_recipe/cells.txt || fail "init_recipe/cells.txt: no line '$want': $(cat init_recipe/cells.txt)"
 done
-echo "ok: ZERO_ARGS on the noise-free cells of inputs/sweep_recipe.conf only"
+echo "ok: ZERO_ARGS on the noise-free cells of inputs/sweep_recipe.conf only, ZERO_ARGS_VP on its VP one"
 
 # --- a two-cell sweep through every stage ----------------------------------------------------
 # the mask cell's own -train_epochs (MASK_ARGS) overrides TRAIN_ARGS's, as sweep_recipe.conf's does

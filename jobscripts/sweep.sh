@@ -36,6 +36,11 @@ init_run() {
     for f in $FORMS ${MASK_FORMS:-}; do
       case "$f" in ve|vp|xi1|xi2|xi3|xi4) ;; *) pd_die "sweep: $conf: unknown formulation '$f' in FORMS/MASK_FORMS: use ve, vp or xiP (P = 1..4)" ;; esac
     done
+    # ZERO_ARGS_<FORM> for a formulation FORMS does not list would be dropped without a word (a typo)
+    for v in $(compgen -v ZERO_ARGS_); do
+      ok=""; for f in $FORMS; do [ "$v" != "ZERO_ARGS_${f^^}" ] || ok=1; done
+      [ -n "$ok" ] || pd_die "sweep: $conf sets $v, which names no formulation of FORMS (\"$FORMS\"): write ZERO_ARGS_ and one of them in upper case (ZERO_ARGS_VE, ZERO_ARGS_VP, ZERO_ARGS_XI2)"
+    done
     for l in $LEVELS ${MASK_LEVELS:-}; do
       [[ "$l" =~ ^[0-9]*[.]?[0-9]+$ ]] || pd_die "sweep: $conf: noise level '$l' is not a number (LEVELS/MASK_LEVELS: fractions of the concentration range, e.g. 0 0.01 0.02)"
     done
@@ -61,7 +66,7 @@ init_run() {
   {
     # ZERO_ARGS: the noise-free cells' own training options (the true posterior there is ~0.002
     # prior std, under the network's resolution, which falls with longer low-rate training), then
-    # ZERO_ARGS_<FORM> (ZERO_ARGS_VE, ZERO_ARGS_VP, ZERO_ARGS_XI2, ...) for one formulation's
+    # ZERO_ARGS_<FORM> (ZERO_ARGS_VE, ZERO_ARGS_VP, ZERO_ARGS_XI2, ...) for that formulation's alone
     local zf
     for form in $FORMS; do for level in $LEVELS; do
       zf=ZERO_ARGS_${form^^}

@@ -45,6 +45,8 @@ conf bad_opts.conf 'TRAIN_OPTS=inputs/nosuch.opts'
 expect "options file inputs/nosuch.opts not found" bash "$sweep" local bad_opts.conf run_bad
 conf bad_level.conf 'LEVELS="0.02 high"'
 expect "noise level 'high' is not a number" bash "$sweep" local bad_level.conf run_bad
+conf bad_zero.conf 'ZERO_ARGS_VE="-train_epochs 50"'
+expect "sets ZERO_ARGS_VE, which names no formulation of FORMS" bash "$sweep" local bad_zero.conf run_bad
 [ ! -e run_bad ] || fail "a rejected experiment created its run directory"
 expect "not a run directory" bash "$sweep" status nosuch_run
 expect "not a run directory" bash "$root/jobscripts/train.sbatch" nosuch_run

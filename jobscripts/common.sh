@@ -91,6 +91,14 @@ pd_check_output() {
 }
 
 # pd_cell N: sets TAG FORM LEVEL CELL_ARGS from line N (0-based) of RUN/cells.txt.
+# pd_zero_args FORM: the noise-free cell's own training options of an experiment already sourced:
+# ZERO_ARGS, then ZERO_ARGS_<FORM> (ZERO_ARGS_VP, ZERO_ARGS_XI2) for that formulation's alone.
+pd_zero_args() {
+  local zf="ZERO_ARGS_${1^^}" z=${ZERO_ARGS:-}
+  [ -z "${!zf:-}" ] || z="${z:+$z }${!zf}"
+  echo "$z"
+}
+
 pd_cell() {
   local line
   line=$(sed -n "$(( $1 + 1 ))p" "$RUN/cells.txt")

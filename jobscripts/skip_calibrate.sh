@@ -9,7 +9,7 @@
 #   4. train again with it on the same rows; 5. sample the validation rows again and run
 #      skip_calibration.py on them (the fixed-point check: c near 1); 6. sample the test rows.
 # The cell's training and sampling options are those of the experiment file CONF (default
-# inputs/sweep_recipe.conf: TRAIN_OPTS, POST_OPTS, TRAIN_ARGS then ZERO_ARGS, POST_ARGS); EXTRA
+# inputs/sweep_recipe.conf: TRAIN_OPTS, POST_OPTS, TRAIN_ARGS then ZERO_ARGS(_FORM), POST_ARGS); EXTRA
 # adds training options (e.g. the mask cell's "-mask_prob 0.7 -mask_copies 4 -train_epochs 10000").
 # Settings: FORM (ve|vp, default vp), HOLD (500), SS0 (0.005), CRITERION (gauss|goal, default gauss),
 # NP (2), SAMPLERS (ode,sde), TEST_ARGS (added to the test posterior, e.g. -posterior_ntest 100).
@@ -34,6 +34,7 @@ TRAIN_ARGS="" ZERO_ARGS="" POST_ARGS=""
 . "$CONF"
 cd_root() { case "$1" in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
 TRAIN_OPTS=$(cd_root "$TRAIN_OPTS"); POST_OPTS=$(cd_root "$POST_OPTS")
+ZERO_ARGS=$(pd_zero_args "$FORM") # as the sweep's noise-free cell of FORM; the edm options below come last
 for f in "$TRAIN_OPTS" "$POST_OPTS"; do [ -r "$f" ] || die "options file $f (from $CONF) not found"; done
 ntrain=$(/usr/bin/python3 -c "import h5py, sys; print(int(h5py.File(sys.argv[1], 'r').attrs['n_train']))" "$DATA") \
   || die "$DATA: no n_train attribute: not a pdediff generate data set"

@@ -67,11 +67,8 @@ init_run() {
     # ZERO_ARGS: the noise-free cells' own training options (the true posterior there is ~0.002
     # prior std, under the network's resolution, which falls with longer low-rate training), then
     # ZERO_ARGS_<FORM> (ZERO_ARGS_VE, ZERO_ARGS_VP, ZERO_ARGS_XI2, ...) for that formulation's alone
-    local zf
     for form in $FORMS; do for level in $LEVELS; do
-      zf=ZERO_ARGS_${form^^}
-      extra=""
-      if [[ "$level" =~ ^0*[.]?0*$ ]]; then extra=${ZERO_ARGS:-}; [ -z "${!zf:-}" ] || extra="${extra:+$extra }${!zf}"; fi
+      extra=""; [[ ! "$level" =~ ^0*[.]?0*$ ]] || extra=$(pd_zero_args "$form")
       cell_line "${form}_$level" "$form" "$level" "$extra"
     done; done
     for form in ${MASK_FORMS:-}; do for level in ${MASK_LEVELS:-$LEVELS}; do
